@@ -1,0 +1,118 @@
+import type { KeyvStoreAdapter } from 'keyv';
+import { PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
+import type { Primary, PrimaryConnectionState, PrimaryEntry, PrimaryRead } from '../src/primary.js';
+import { NAMESPACE_SEPARATOR } from './memory-tier.js';
+
+const envelopeExpires = /"expires":(\d+)\}$/;
+
+/**
+ * Remaining TTL of a value in Keyv's envelope `{ value, expires }` (serialized or not). Other
+ * stores do not tell how long they keep a key; Keyv's own expiry is the best bound there is.
+ */
+function ttlFromEnvelope(value: unknown): number | undefined {
+  let expires: number | undefined;
+  if (typeof value === 'string') {
+    const match = envelopeExpires.exec(value);
+    if (match) expires = Number(match[1]);
+  } else if (value !== null && typeof value === 'object') {
+    const candidate = (value as { expires?: unknown }).expires;
+    if (typeof candidate === 'number') expires = candidate;
+  }
+  return expires === undefined ? undefined : Math.max(0, expires - Date.now());
+}
+
+/**
+ * Any Keyv storage adapter as the primary (SQLite, Postgres, Mongo, another TieredStore...).
+ * Failures are whatever the store throws; a `set` that resolves `false` counts as a failure too.
+ */
+export class KeyvStorePrimary implements Primary {
+  readonly #store: KeyvStoreAdapter;
+  onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
+
+  constructor(store: KeyvStoreAdapter) {
+    this.#store = store;
+    // A store's 'error' event with no listener would crash the process.
+    store.on?.('error', () => {});
+  }
+
+  get dialect(): string | undefined {
+    return (this.#store.opts as { dialect?: string } | undefined)?.dialect;
+  }
+
+  get namespace(): string | undefined {
+    return this.#store.namespace;
+  }
+
+  set namespace(value: string | undefined) {
+    this.#store.namespace = value;
+  }
+
+  physicalKey(key: string): string {
+    const namespace = this.#store.namespace;
+    return namespace ? `${namespace}${NAMESPACE_SEPARATOR}${key}` : key;
+  }
+
+  async get(key: string): Promise<PrimaryRead | undefined> {
+    const value = await this.#store.get(key);
+    return value === undefined || value === null ? undefined : { value, ttlMs: ttlFromEnvelope(value) };
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
+    const values = this.#store.getMany
+      ? await this.#store.getMany([...keys])
+      : await Promise.all(keys.map((key) => this.#store.get(key)));
+    return values.map((value) =>
+      value === undefined || value === null ? undefined : { value, ttlMs: ttlFromEnvelope(value) },
+    );
+  }
+
+  async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
+    if ((await this.#store.set(key, value, ttlMs)) === false)
+      throw new PrimaryCommandError('set', 'store returned false');
+  }
+
+  async setMany(entries: readonly PrimaryEntry[]): Promise<void> {
+    if (this.#store.setMany) {
+      const results: unknown = await this.#store.setMany(
+        entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
+      );
+      if (Array.isArray(results) && results.includes(false))
+        throw new PrimaryCommandError('setMany', 'store returned false');
+      return;
+    }
+    await Promise.all(entries.map(({ key, value, ttlMs }) => this.set(key, value, ttlMs)));
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.#store.delete(key);
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<boolean> {
+    if (this.#store.deleteMany) return this.#store.deleteMany([...keys]);
+    const results = await Promise.all(keys.map((key) => this.#store.delete(key)));
+    return results.includes(true);
+  }
+
+  async has(key: string): Promise<boolean> {
+    if (this.#store.has) return this.#store.has(key);
+    return (await this.#store.get(key)) !== undefined;
+  }
+
+  async hasMany(keys: readonly string[]): Promise<boolean[]> {
+    if (this.#store.hasMany) return this.#store.hasMany([...keys]);
+    return Promise.all(keys.map((key) => this.has(key)));
+  }
+
+  async clear(step: <T>(operation: string, promise: Promise<T>) => Promise<T>): Promise<void> {
+    await step('clear', this.#store.clear());
+  }
+
+  async *iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void> {
+    if (typeof this.#store.iterator !== 'function') throw new PrimaryUnavailableError('iterator');
+    yield* this.#store.iterator(namespace) as AsyncGenerator<[string, unknown], void>;
+  }
+
+  async disconnect(): Promise<void> {
+    await this.#store.disconnect?.();
+  }
+}

@@ -1,0 +1,188 @@
+import { LRUCache } from 'lru-cache';
+import type { Clock } from '../src/clock.js';
+import { systemClock } from '../src/clock.js';
+import { InvalidOptionError } from '../src/errors.js';
+
+/** Bounds of the in-process fallback. */
+export interface MemoryTierOptions {
+  /**
+   * Most entries kept.
+   * @default 10000
+   */
+  readonly max?: number;
+  /** Most bytes kept (as measured by `sizeOf`); unbounded when omitted. */
+  readonly maxSize?: number;
+  /**
+   * Largest single entry kept in memory, in the same unit as `maxSize`; larger values go to the
+   * primary only and are counted as `oversize`.
+   * @default maxSize (when set), otherwise unbounded
+   */
+  readonly maxEntrySize?: number;
+  /**
+   * Size of a value in bytes. The default is exact for Buffers and typed arrays, counts a string by
+   * its length (UTF-16 code units, which is its byte length for the ASCII JSON Keyv writes), and
+   * falls back to the length of `JSON.stringify` for other values.
+   */
+  readonly sizeOf?: (value: unknown, key: string) => number;
+  /** Time source; share it with the store. */
+  readonly clock?: Clock;
+}
+
+/** One memory copy. `expiresAt` mirrors the primary's expiry; `refreshedAt` bounds `memory-first`. */
+export interface MemoryEntry {
+  readonly value: unknown;
+  /** Clock time after which the copy is dead; `Infinity` when the primary keeps it forever. */
+  readonly expiresAt: number;
+  /** Clock time the copy was last written or confirmed by the primary. */
+  readonly refreshedAt: number;
+}
+
+function defaultSizeOf(value: unknown, key: string): number {
+  if (typeof value === 'string') return value.length + key.length;
+  if (ArrayBuffer.isView(value)) return value.byteLength + key.length;
+  if (value instanceof ArrayBuffer) return value.byteLength + key.length;
+  return (JSON.stringify(value)?.length ?? 8) + key.length;
+}
+
+function positiveInteger(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(option, value, 'a positive integer');
+  }
+  return value;
+}
+
+/** Separator between a namespace and a key, the one `@keyv/redis` writes. */
+export const NAMESPACE_SEPARATOR = '::';
+
+/**
+ * The bounded in-process fallback over `lru-cache`. Keys are physical keys (namespace included,
+ * in the primary's layout), so one tier can be shared by every store of a process.
+ *
+ * Expiry is checked here against the shared clock rather than by lru-cache's TTL, so that one
+ * clock drives deadlines and TTLs and an entry's expiry can be copied from the primary exactly.
+ */
+export class MemoryTier {
+  readonly #lru: LRUCache<string, MemoryEntry>;
+  readonly #clock: Clock;
+  readonly #sizeOf: ((value: unknown, key: string) => number) | undefined;
+  readonly #maxEntrySize: number;
+  #evictions = 0;
+  #expirations = 0;
+  #oversize = 0;
+
+  constructor(options: MemoryTierOptions = {}, optionName = 'fallback') {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError(optionName, options, 'an object { max, maxSize, maxEntrySize }');
+    }
+    const max = positiveInteger(options.max ?? 10_000, `${optionName}.max`);
+    const maxSize =
+      options.maxSize === undefined ? undefined : positiveInteger(options.maxSize, `${optionName}.maxSize`);
+    const maxEntrySize =
+      options.maxEntrySize === undefined
+        ? (maxSize ?? Number.POSITIVE_INFINITY)
+        : positiveInteger(options.maxEntrySize, `${optionName}.maxEntrySize`);
+    if (maxSize !== undefined && maxEntrySize > maxSize) {
+      throw new InvalidOptionError(`${optionName}.maxEntrySize`, maxEntrySize, `at most fallback.maxSize (${maxSize})`);
+    }
+    if (options.sizeOf !== undefined && typeof options.sizeOf !== 'function') {
+      throw new InvalidOptionError(`${optionName}.sizeOf`, options.sizeOf, 'a function (value, key) => bytes');
+    }
+    this.#clock = options.clock ?? systemClock;
+    this.#maxEntrySize = maxEntrySize;
+    // Sizes are only computed when something bounds them: counting bytes costs a pass over objects.
+    this.#sizeOf =
+      maxSize !== undefined || Number.isFinite(maxEntrySize) ? (options.sizeOf ?? defaultSizeOf) : undefined;
+    this.#lru = new LRUCache<string, MemoryEntry>({
+      max,
+      ...(maxSize === undefined ? {} : { maxSize }),
+      disposeAfter: (_value, _key, reason) => {
+        if (reason === 'evict') this.#evictions++;
+      },
+    });
+  }
+
+  /** The copy of `key` if it has not expired; an expired copy is dropped. */
+  get(key: string): MemoryEntry | undefined {
+    const entry = this.#lru.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= this.#clock.now()) {
+      this.#lru.delete(key);
+      this.#expirations++;
+      return undefined;
+    }
+    return entry;
+  }
+
+  /**
+   * Stores a copy that dies at `expiresAt`. Returns `false` when the value is over `maxEntrySize`:
+   * then any older copy is dropped too, so that memory can never serve a value the primary replaced.
+   */
+  set(key: string, value: unknown, expiresAt: number): boolean {
+    const now = this.#clock.now();
+    if (this.#sizeOf === undefined) {
+      this.#lru.set(key, { value, expiresAt, refreshedAt: now });
+      return true;
+    }
+    const size = Math.max(1, Math.ceil(this.#sizeOf(value, key)));
+    if (size > this.#maxEntrySize) {
+      this.#lru.delete(key);
+      this.#oversize++;
+      return false;
+    }
+    this.#lru.set(key, { value, expiresAt, refreshedAt: now }, { size });
+    return true;
+  }
+
+  delete(key: string): boolean {
+    const entry = this.#lru.peek(key);
+    this.#lru.delete(key);
+    return entry !== undefined && entry.expiresAt > this.#clock.now();
+  }
+
+  /**
+   * Drops every key of a namespace (`prefix` = `namespace::`), or with `prefix` undefined every key
+   * that has no namespace, as `@keyv/redis` does.
+   */
+  clear(prefix: string | undefined): void {
+    const doomed: string[] = [];
+    for (const key of this.#lru.keys()) {
+      if (prefix === undefined ? !key.includes(NAMESPACE_SEPARATOR) : key.startsWith(prefix)) doomed.push(key);
+    }
+    for (const key of doomed) this.#lru.delete(key);
+  }
+
+  /** Live entries of a namespace, as `[physicalKey, entry]`. */
+  *entries(prefix: string | undefined): Generator<[string, MemoryEntry]> {
+    const now = this.#clock.now();
+    for (const [key, entry] of this.#lru.entries()) {
+      if (entry.expiresAt <= now) continue;
+      if (prefix === undefined ? key.includes(NAMESPACE_SEPARATOR) : !key.startsWith(prefix)) continue;
+      yield [key, entry];
+    }
+  }
+
+  /** Entries held, expired ones not yet dropped included. */
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  /** Bytes held, as measured by `sizeOf` (0 when no byte bound is set). */
+  get calculatedSize(): number {
+    return this.#lru.calculatedSize;
+  }
+
+  /** Entries dropped to make room. */
+  get evictions(): number {
+    return this.#evictions;
+  }
+
+  /** Entries dropped because they had expired. */
+  get expirations(): number {
+    return this.#expirations;
+  }
+
+  /** Values refused for being larger than `maxEntrySize`. */
+  get oversize(): number {
+    return this.#oversize;
+  }
+}

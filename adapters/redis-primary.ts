@@ -1,0 +1,300 @@
+import type KeyvRedis from '@keyv/redis';
+import { createClient } from '@keyv/redis';
+import { PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
+import type { Primary, PrimaryConnectionState, PrimaryEntry, PrimaryRead } from '../src/primary.js';
+
+/** How a primary built from a URL connects. Every value bounds a wait; none can be infinite. */
+export interface RedisConnectOptions {
+  /** Give up one connection attempt after this long. */
+  readonly connectTimeoutMs: number;
+  /** Reconnect backoff: the first retry after about this long, doubling... */
+  readonly reconnectMinDelayMs: number;
+  /** ...up to this, with ±25 % jitter so a fleet does not reconnect in step. */
+  readonly reconnectMaxDelayMs: number;
+  /** `CLIENT SETNAME`, so an operator can find the store's connection in `CLIENT LIST`. */
+  readonly clientName: string | undefined;
+}
+
+type RedisClient = ReturnType<typeof createClient>;
+/** Cluster and sentinel clients answer the same single-key commands we send. */
+type AnyRedisClient = KeyvRedis<unknown>['client'];
+
+/** Errors node-redis raises when it has no usable connection, as opposed to a reply from the server. */
+const connectionErrorNames = new Set([
+  'ClientOfflineError',
+  'ClientClosedError',
+  'SocketClosedUnexpectedlyError',
+  'ConnectionTimeoutError',
+  'SocketTimeoutError',
+  'ReconnectStrategyError',
+]);
+
+function classify(operation: string, error: unknown): Error {
+  const name = (error as { constructor?: { name?: string } } | null)?.constructor?.name;
+  if (name !== undefined && connectionErrorNames.has(name)) return new PrimaryUnavailableError(operation, error);
+  if ((error as { code?: string } | null)?.code === 'ECONNREFUSED')
+    return new PrimaryUnavailableError(operation, error);
+  return new PrimaryCommandError(operation, error);
+}
+
+/** A Redis `PTTL` reply as a remaining TTL: -1 means no expiry; -2 (gone) is handled by the caller. */
+function remainingTtl(pttl: number): number | undefined {
+  return pttl >= 0 ? pttl : undefined;
+}
+
+/**
+ * Builds a node-redis client that fails fast: no offline queue (a command sent while disconnected
+ * rejects at once instead of waiting, and is never replayed late), a bounded connection attempt,
+ * and an exponential reconnect backoff that never gives up.
+ */
+export function createFailFastClient(url: string, options: RedisConnectOptions): RedisClient {
+  const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = options;
+  return createClient({
+    url,
+    disableOfflineQueue: true,
+    ...(options.clientName === undefined ? {} : { name: options.clientName }),
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      reconnectStrategy: (retries: number) =>
+        Math.round(Math.min(max, min * 2 ** retries) * (0.75 + Math.random() * 0.5)),
+    },
+  });
+}
+
+/**
+ * The Redis primary, built on `@keyv/redis` so that keys keep exactly the layout it writes
+ * (`namespace::key`) and cluster batches keep its slot handling.
+ *
+ * Single-key commands go straight to the client: `@keyv/redis` turns errors into misses unless
+ * `throwOnErrors` is set, and its `getClient()` reconnects (and on failure destroys the client)
+ * inside the call path. Reads pipeline `GET` with `PTTL` in one round trip, because the memory copy
+ * must die no later than the Redis copy and only Redis knows the remaining TTL.
+ */
+export class RedisPrimary implements Primary {
+  readonly dialect = 'redis';
+  readonly #adapter: KeyvRedis<unknown>;
+  readonly #client: AnyRedisClient;
+  onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
+  #state: PrimaryConnectionState = 'down';
+  #closed = false;
+  /**
+   * Calls made while the first connection attempt is in flight wait for it (within their
+   * deadline) rather than failing: a store used right after construction should reach Redis.
+   * Once an attempt has failed, calls fail fast until the connection is back.
+   */
+  #firstConnection: { promise: Promise<void>; settle: (error?: unknown) => void } | undefined;
+
+  /**
+   * @param adapter an existing `KeyvRedis`. Its `throwOnErrors` is turned on and its client's
+   * offline queue off: without both, failures are reported as misses and queued writes replay late.
+   */
+  constructor(adapter: KeyvRedis<unknown>) {
+    this.#adapter = adapter;
+    this.#client = adapter.client;
+    adapter.throwOnErrors = true;
+    const clientOptions = (this.#client as { options?: { disableOfflineQueue?: boolean } }).options;
+    if (clientOptions) clientOptions.disableOfflineQueue = true;
+    // @keyv/redis re-emits client errors (one listener more per reconnect); an 'error' event with
+    // no listener would crash the process. Failures are counted per call, never from these events.
+    adapter.on('error', () => {});
+    const client = this.#client as unknown as NodeJS.EventEmitter;
+    client.on('ready', () => this.#transition('ready'));
+    client.on('error', (error: unknown) => this.#transition('down', error));
+    client.on('end', () => this.#transition('down'));
+    if (this.#isReady()) this.#state = 'ready';
+  }
+
+  /** Starts connecting in the background; never blocks and never throws. */
+  connect(): void {
+    if (this.#client.isOpen) return;
+    let settle!: (error?: unknown) => void;
+    const promise = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    promise.catch(() => {});
+    this.#firstConnection = { promise, settle };
+    this.#client.connect().catch((error: unknown) => this.#transition('down', error));
+  }
+
+  get namespace(): string | undefined {
+    return this.#adapter.namespace;
+  }
+
+  set namespace(value: string | undefined) {
+    this.#adapter.namespace = value;
+  }
+
+  /** The underlying `KeyvRedis`. */
+  get adapter(): KeyvRedis<unknown> {
+    return this.#adapter;
+  }
+
+  physicalKey(key: string): string {
+    return this.#adapter.createKeyPrefix(key, this.#adapter.namespace);
+  }
+
+  #transition(state: PrimaryConnectionState, error?: unknown): void {
+    const first = this.#firstConnection;
+    if (first !== undefined) {
+      this.#firstConnection = undefined;
+      first.settle(state === 'ready' ? undefined : new PrimaryUnavailableError('connect', error));
+    }
+    if (state === this.#state || this.#closed) return;
+    this.#state = state;
+    this.onConnectionChange?.(state, error);
+  }
+
+  #isReady(): boolean {
+    const client = this.#client as { isReady?: boolean; isOpen: boolean };
+    return client.isReady ?? client.isOpen;
+  }
+
+  /**
+   * The client, if a command can be sent now; while the first connection attempt is in flight,
+   * once it succeeds; otherwise fail without touching the network.
+   */
+  async #ready(operation: string): Promise<AnyRedisClient> {
+    if (this.#isReady()) return this.#client;
+    if (this.#firstConnection === undefined) throw new PrimaryUnavailableError(operation);
+    await this.#firstConnection.promise;
+    return this.#client;
+  }
+
+  async get(key: string): Promise<PrimaryRead | undefined> {
+    const client = await this.#ready('get');
+    const physical = this.physicalKey(key);
+    try {
+      // Issued in the same tick, node-redis writes both in one round trip.
+      const [value, pttl] = await Promise.all([client.get(physical), client.pTTL(physical)]);
+      if (value === null || pttl === -2) return undefined;
+      return { value, ttlMs: remainingTtl(pttl) };
+    } catch (error) {
+      throw classify('get', error);
+    }
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
+    const client = await this.#ready('getMany');
+    const physical = keys.map((key) => this.physicalKey(key));
+    try {
+      // @keyv/redis batches MGET per cluster slot; PTTLs are pipelined beside it.
+      const [values, pttls] = await Promise.all([
+        this.#adapter.getMany([...keys]),
+        Promise.all(physical.map((key) => client.pTTL(key))),
+      ]);
+      return values.map((value: unknown, index: number) => {
+        const pttl = pttls[index] ?? -2;
+        if (value === undefined || value === null || pttl === -2) return undefined;
+        return { value, ttlMs: remainingTtl(pttl) };
+      });
+    } catch (error) {
+      throw classify('getMany', error);
+    }
+  }
+
+  async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
+    const client = await this.#ready('set');
+    try {
+      await (ttlMs === undefined
+        ? client.set(this.physicalKey(key), value as string)
+        : client.set(this.physicalKey(key), value as string, { PX: ttlMs }));
+    } catch (error) {
+      throw classify('set', error);
+    }
+  }
+
+  async setMany(entries: readonly PrimaryEntry[]): Promise<void> {
+    await this.#ready('setMany');
+    try {
+      await this.#adapter.setMany(
+        entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
+      );
+    } catch (error) {
+      throw classify('setMany', error);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const client = await this.#ready('delete');
+    try {
+      return (await client.unlink(this.physicalKey(key))) > 0;
+    } catch (error) {
+      throw classify('delete', error);
+    }
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<boolean> {
+    await this.#ready('deleteMany');
+    try {
+      return await this.#adapter.deleteMany([...keys]);
+    } catch (error) {
+      throw classify('deleteMany', error);
+    }
+  }
+
+  async has(key: string): Promise<boolean> {
+    const client = await this.#ready('has');
+    try {
+      return (await client.exists(this.physicalKey(key))) === 1;
+    } catch (error) {
+      throw classify('has', error);
+    }
+  }
+
+  async hasMany(keys: readonly string[]): Promise<boolean[]> {
+    await this.#ready('hasMany');
+    try {
+      return await this.#adapter.hasMany([...keys]);
+    } catch (error) {
+      throw classify('hasMany', error);
+    }
+  }
+
+  /**
+   * Deletes the namespace with `SCAN` + `UNLINK`, as `@keyv/redis` does, but reports failures:
+   * `KeyvRedis.clear()` swallows them. `step` bounds each round trip.
+   */
+  async clear(step: <T>(operation: string, promise: Promise<T>) => Promise<T>): Promise<void> {
+    await this.#ready('clear');
+    const namespace = this.#adapter.namespace;
+    const separator = this.#adapter.keyPrefixSeparator;
+    const match = namespace ? `${namespace}${separator}*` : '*';
+    try {
+      for (const node of await step('clear', this.#adapter.getMasterNodes())) {
+        let cursor = '0';
+        do {
+          const reply = await step('clear', node.scan(cursor, { MATCH: match, COUNT: 1000, TYPE: 'string' }));
+          cursor = String(reply.cursor);
+          // Without a namespace, only keys that have none are ours to delete.
+          const keys = namespace ? reply.keys : reply.keys.filter((key) => !key.includes(separator));
+          if (keys.length === 0) continue;
+          // A cluster refuses multi-key commands across slots, even on one node.
+          const unlinked: Promise<unknown> = this.#adapter.isCluster()
+            ? Promise.all(keys.map((key) => node.unlink(key)))
+            : node.unlink(keys);
+          await step('clear', unlinked);
+        } while (cursor !== '0');
+      }
+    } catch (error) {
+      throw error instanceof PrimaryUnavailableError || (error as { code?: string }).code === 'E_PRIMARY_TIMEOUT'
+        ? error
+        : classify('clear', error);
+    }
+  }
+
+  async *iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void> {
+    await this.#ready('iterator');
+    try {
+      yield* this.#adapter.iterator(namespace) as AsyncGenerator<[string, unknown], void>;
+    } catch (error) {
+      throw classify('iterator', error);
+    }
+  }
+
+  async disconnect(): Promise<void> {
+    this.#closed = true;
+    if (!this.#client.isOpen) return;
+    // destroy(), not close(): close() waits for replies, forever on a hung server.
+    this.#client.destroy();
+  }
+}

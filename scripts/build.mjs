@@ -1,0 +1,12 @@
+// Builds the package: one ESM and one CommonJS bundle of src/ and adapters/ (dependencies stay
+// external), and declarations from tsc. Bundling keeps `require()` users on Node 20 < 20.19 working
+// without shipping two trees of files.
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+rmSync('dist', { recursive: true, force: true });
+const common = { entryPoints: ['src/index.ts'], bundle: true, platform: 'node', target: 'node20', packages: 'external', sourcemap: true };
+await build({ ...common, format: 'esm', outfile: 'dist/index.js' });
+await build({ ...common, format: 'cjs', outfile: 'dist/index.cjs' });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });

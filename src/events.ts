@@ -1,0 +1,51 @@
+import type { PrimaryFailure } from './errors.js';
+import type { PrimaryConnectionState } from './primary.js';
+
+/** Every store operation that can reach the primary. */
+export type Operation =
+  | 'get'
+  | 'getMany'
+  | 'set'
+  | 'setMany'
+  | 'delete'
+  | 'deleteMany'
+  | 'has'
+  | 'hasMany'
+  | 'clear'
+  | 'iterator'
+  | 'disconnect';
+
+/** Payload of `primary:failure`: one failed primary call, counted once. */
+export interface PrimaryFailureEvent {
+  readonly operation: Operation;
+  /** `E_PRIMARY_TIMEOUT`, `E_PRIMARY_UNAVAILABLE` or `E_PRIMARY_ERROR`, with the client's error as `cause`. */
+  readonly error: PrimaryFailure;
+  /** Physical keys involved, when the operation has any. */
+  readonly keys: readonly string[];
+}
+
+/** Payload of `fallback:serve`: a read answered from memory because the primary failed. */
+export interface FallbackServeEvent {
+  readonly operation: Operation;
+  /** Physical keys served from memory. */
+  readonly keys: readonly string[];
+}
+
+/** Payload of `primary:connection`: the primary's connection went up or down. */
+export interface PrimaryConnectionEvent {
+  readonly state: PrimaryConnectionState;
+  /** What brought it down, when known (e.g. `ECONNREFUSED`, `WRONGPASS`). Never holds the password. */
+  readonly error?: unknown;
+}
+
+/**
+ * The store's events, `domain:verb`. The store never emits `error`: an outage is absorbed, counted
+ * and reported through these, so an application without listeners cannot be crashed by one.
+ */
+export interface TieredStoreEvents {
+  'primary:failure': [PrimaryFailureEvent];
+  'fallback:serve': [FallbackServeEvent];
+  'primary:connection': [PrimaryConnectionEvent];
+  /** Declared because Keyv subscribes to it; never emitted by the store. */
+  error: [unknown];
+}

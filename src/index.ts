@@ -1,0 +1,30 @@
+export { type MemoryEntry, MemoryTier, type MemoryTierOptions } from '../adapters/memory-tier.js';
+export { type Clock, systemClock } from './clock.js';
+export type { Duration } from './duration.js';
+export {
+  InvalidOptionError,
+  PrimaryCommandError,
+  type PrimaryFailure,
+  PrimaryTimeoutError,
+  PrimaryUnavailableError,
+  TieredStoreError,
+  type TieredStoreErrorCode,
+  UnknownTtlCategoryError,
+} from './errors.js';
+export type {
+  FallbackServeEvent,
+  Operation,
+  PrimaryConnectionEvent,
+  PrimaryFailureEvent,
+  TieredStoreEvents,
+} from './events.js';
+export { DEFAULT_OPERATION_TIMEOUT_MS, type ReadPolicy, type TieredStoreOptions } from './options.js';
+export type { TieredStoreStats } from './stats.js';
+export { TieredStore, type TieredStoreEntry } from './tiered-store.js';
+export {
+  type CategoryResolver,
+  defineTtlCategories,
+  type TtlCategories,
+  type TtlCategoryOptions,
+  type TtlRule,
+} from './ttl-categories.js';

@@ -1,0 +1,189 @@
+import type { KeyvStoreAdapter } from 'keyv';
+import type { MemoryTier, MemoryTierOptions } from '../adapters/memory-tier.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { InvalidOptionError } from './errors.js';
+import type { TtlCategoryOptions } from './ttl-categories.js';
+
+/** Where reads go first. */
+export type ReadPolicy = 'primary-first' | 'memory-first';
+
+/** Options of {@link TieredStore}. Durations are milliseconds. */
+export interface TieredStoreOptions<C extends string = string> {
+  /**
+   * The source of truth: a Redis URL (`redis://`, `rediss://`; the store builds a fail-fast client),
+   * an existing `KeyvRedis`, or any other Keyv storage adapter.
+   */
+  readonly primary: string | KeyvStoreAdapter;
+  /**
+   * The in-process fallback: bounds for a new one, or a `MemoryTier` to share between stores.
+   * @default { max: 10000 }
+   */
+  readonly fallback?: MemoryTierOptions | MemoryTier;
+  /**
+   * `primary-first` asks the primary on every read; `memory-first` answers from a memory copy
+   * confirmed within `memoryTtlMs` without a network call.
+   * @default 'primary-first'
+   */
+  readonly readPolicy?: ReadPolicy;
+  /**
+   * With `memory-first`: how long a memory copy answers without asking the primary, which is how
+   * stale a read can be when another instance changed the key.
+   * @default 1000
+   */
+  readonly memoryTtlMs?: number;
+  /**
+   * Deadline of every primary call, including one already written to a hung server.
+   * @default 100
+   */
+  readonly operationTimeoutMs?: number;
+  /**
+   * With a URL primary: how long one connection attempt may take.
+   * @default 1000
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * With a URL primary: first reconnect delay, doubled on every failed attempt.
+   * @default 50
+   */
+  readonly reconnectMinDelayMs?: number;
+  /**
+   * With a URL primary: longest reconnect delay, which bounds how long after Redis is back
+   * the store notices.
+   * @default 500
+   */
+  readonly reconnectMaxDelayMs?: number;
+  /**
+   * With a URL primary: the connection's name in `CLIENT LIST`.
+   * @default 'keyv-failsafe'
+   */
+  readonly clientName?: string;
+  /** TTLs by key, for writes that carry none. */
+  readonly ttl?: TtlCategoryOptions<C>;
+  /**
+   * Report a write that reached memory but not the primary as a success. Off, `set` tells the
+   * truth: `false` when only memory has the value.
+   * @default false
+   */
+  readonly fallbackWritesSucceed?: boolean;
+  /**
+   * Most keys remembered for reconciliation after an outage.
+   * @default 10000
+   */
+  readonly journalMaxKeys?: number;
+  /** Namespace, as Keyv's `namespace`; Keyv sets it on the store itself. */
+  readonly namespace?: string;
+  /** Time source for deadlines and TTLs. Tests inject one. */
+  readonly clock?: Clock;
+}
+
+/** Options after defaults and validation. @internal */
+export interface ResolvedOptions {
+  readonly readPolicy: ReadPolicy;
+  readonly memoryTtlMs: number;
+  readonly operationTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMinDelayMs: number;
+  readonly reconnectMaxDelayMs: number;
+  readonly clientName: string | undefined;
+  readonly fallbackWritesSucceed: boolean;
+  readonly journalMaxKeys: number;
+  readonly clock: Clock;
+}
+
+/**
+ * Why 100 ms: a healthy Redis answers in 0.1-5 ms (loopback to LAN), so 100 ms is 20x the slow
+ * end and rides out a GC pause or a 64 KB value, while a caller waiting on a hung server loses
+ * at most a tenth of a second before the memory copy answers.
+ */
+export const DEFAULT_OPERATION_TIMEOUT_MS = 100;
+
+function positive(value: unknown, option: string, fallback: number, integer = true): number {
+  if (value === undefined) return fallback;
+  const ok = typeof value === 'number' && Number.isFinite(value) && value > 0 && (!integer || Number.isInteger(value));
+  if (!ok) throw new InvalidOptionError(option, value, integer ? 'a positive integer' : 'a positive number');
+  return value;
+}
+
+function boolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new InvalidOptionError(option, value, 'true or false');
+  return value;
+}
+
+const knownOptions = new Set([
+  'primary',
+  'fallback',
+  'readPolicy',
+  'memoryTtlMs',
+  'operationTimeoutMs',
+  'connectTimeoutMs',
+  'reconnectMinDelayMs',
+  'reconnectMaxDelayMs',
+  'clientName',
+  'ttl',
+  'fallbackWritesSucceed',
+  'journalMaxKeys',
+  'namespace',
+  'clock',
+]);
+
+/** Applies defaults and validates everything but `primary`, `fallback` and `ttl`. @internal */
+export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('options', options, 'an object with at least `primary`');
+  }
+  for (const name of Object.keys(options)) {
+    // A misspelt option silently ignored is a default the user did not choose.
+    if (!knownOptions.has(name))
+      throw new InvalidOptionError(name, (options as unknown as Record<string, unknown>)[name], 'no such option');
+  }
+  const readPolicy = options.readPolicy ?? 'primary-first';
+  if (readPolicy !== 'primary-first' && readPolicy !== 'memory-first') {
+    throw new InvalidOptionError('readPolicy', readPolicy, "'primary-first' or 'memory-first'");
+  }
+  const reconnectMinDelayMs = positive(options.reconnectMinDelayMs, 'reconnectMinDelayMs', 50);
+  const reconnectMaxDelayMs = positive(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 500);
+  if (reconnectMaxDelayMs < reconnectMinDelayMs) {
+    throw new InvalidOptionError(
+      'reconnectMaxDelayMs',
+      reconnectMaxDelayMs,
+      `at least reconnectMinDelayMs (${reconnectMinDelayMs})`,
+    );
+  }
+  const clientName = options.clientName ?? 'keyv-failsafe';
+  if (typeof clientName !== 'string' || !/^[!-~]+$/.test(clientName)) {
+    throw new InvalidOptionError('clientName', clientName, 'a non-empty string of printable characters without spaces');
+  }
+  const clock = options.clock ?? systemClock;
+  if (
+    typeof clock?.now !== 'function' ||
+    typeof clock.setTimeout !== 'function' ||
+    typeof clock.clearTimeout !== 'function'
+  ) {
+    throw new InvalidOptionError('clock', clock, 'an object with now(), setTimeout() and clearTimeout()');
+  }
+  if (options.namespace !== undefined && typeof options.namespace !== 'string') {
+    throw new InvalidOptionError('namespace', options.namespace, 'a string');
+  }
+  return {
+    readPolicy,
+    memoryTtlMs: positive(options.memoryTtlMs, 'memoryTtlMs', 1_000),
+    operationTimeoutMs: positive(options.operationTimeoutMs, 'operationTimeoutMs', DEFAULT_OPERATION_TIMEOUT_MS),
+    connectTimeoutMs: positive(options.connectTimeoutMs, 'connectTimeoutMs', 1_000),
+    reconnectMinDelayMs,
+    reconnectMaxDelayMs,
+    clientName,
+    fallbackWritesSucceed: boolean(options.fallbackWritesSucceed, 'fallbackWritesSucceed', false),
+    journalMaxKeys: positive(options.journalMaxKeys, 'journalMaxKeys', 10_000),
+    clock,
+  };
+}
+
+/** A URL with any password replaced, safe for error messages and events. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i, (_all, scheme: string, auth: string) => {
+    const user = auth.includes(':') ? auth.slice(0, auth.indexOf(':')) : '';
+    return `${scheme}${user ? `${user}:` : ':'}***@`;
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * The contract between the tiering core and a concrete primary (adapters/redis-primary.ts,
+ * adapters/keyv-primary.ts). Implementations report every failure by rejecting; they never turn
+ * an outage into a miss. The core adds the deadline, the counting and the fallback.
+ */
+
+/** A value read from the primary and how long the primary will keep it. */
+export interface PrimaryRead {
+  readonly value: unknown;
+  /** Remaining TTL in ms as the primary reported it; `undefined` when the entry does not expire. */
+  readonly ttlMs: number | undefined;
+}
+
+/** One entry of a batch write, key as the caller gave it (the primary applies the namespace). */
+export interface PrimaryEntry {
+  readonly key: string;
+  readonly value: unknown;
+  readonly ttlMs: number | undefined;
+}
+
+/** Connection state changes a primary reports, for events and (later) the circuit breaker. */
+export type PrimaryConnectionState = 'ready' | 'down';
+
+export interface Primary {
+  /** Keyv's iterator wiring needs a known dialect such as `redis`. */
+  readonly dialect: string | undefined;
+  /** The namespace applied to every key, in the primary's own layout. */
+  namespace: string | undefined;
+  /** The key as the primary stores it, which the memory tier reuses so the two never disagree. */
+  physicalKey(key: string): string;
+  get(key: string): Promise<PrimaryRead | undefined>;
+  getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>>;
+  set(key: string, value: unknown, ttlMs: number | undefined): Promise<void>;
+  setMany(entries: readonly PrimaryEntry[]): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  deleteMany(keys: readonly string[]): Promise<boolean>;
+  has(key: string): Promise<boolean>;
+  hasMany(keys: readonly string[]): Promise<boolean[]>;
+  /** Deletes every key of the current namespace; `step` bounds each round trip. */
+  clear(step: <T>(operation: string, promise: Promise<T>) => Promise<T>): Promise<void>;
+  iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void>;
+  /** Starts connecting in the background, if the primary connects at all. Never blocks, never throws. */
+  connect?(): void;
+  disconnect(): Promise<void>;
+  /** Called by the primary when its connection goes up or down. */
+  onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
+}

@@ -1,0 +1,46 @@
+/** A snapshot of the store's counters since construction (or the last {@link Stats.reset}). */
+export interface TieredStoreStats {
+  /** Reads answered with a value, by the tier that answered. `memory` includes fallback serves. */
+  readonly hits: { readonly primary: number; readonly memory: number };
+  /** Reads that found nothing in the tier that was authoritative for them. */
+  readonly misses: number;
+  /** Primary calls that failed for any reason, timeouts included. */
+  readonly primaryFailures: number;
+  /** Primary calls abandoned at `operationTimeoutMs` (a subset of `primaryFailures`). */
+  readonly timeouts: number;
+  /** Reads answered from memory because the primary failed. */
+  readonly fallbackServes: number;
+  /** Writes and deletes that reached memory but not the primary. */
+  readonly degradedWrites: number;
+  /** Memory entries dropped to respect `fallback.max` / `fallback.maxSize`. */
+  readonly evictions: number;
+  /** Values larger than `fallback.maxEntrySize`, kept in the primary only. */
+  readonly oversize: number;
+  /** Keys awaiting reconciliation with the primary, and journal overflows. */
+  readonly journal: { readonly size: number; readonly overflows: number };
+}
+
+/**
+ * Plain integer counters, incremented on the hot path. Deliberately nothing heavier: histograms
+ * and exporters read these, they do not replace them.
+ * @internal
+ */
+export class Stats {
+  primaryHits = 0;
+  memoryHits = 0;
+  misses = 0;
+  primaryFailures = 0;
+  timeouts = 0;
+  fallbackServes = 0;
+  degradedWrites = 0;
+
+  reset(): void {
+    this.primaryHits = 0;
+    this.memoryHits = 0;
+    this.misses = 0;
+    this.primaryFailures = 0;
+    this.timeouts = 0;
+    this.fallbackServes = 0;
+    this.degradedWrites = 0;
+  }
+}

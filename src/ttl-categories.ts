@@ -1,0 +1,145 @@
+import { type Duration, toMilliseconds } from './duration.js';
+import { InvalidOptionError, UnknownTtlCategoryError } from './errors.js';
+
+/**
+ * A frozen, typed table of named TTLs in milliseconds, e.g. `ttl.priceCrypto === 30_000`.
+ * Made by {@link defineTtlCategories}; the one place that says how long each kind of data lives.
+ */
+export type TtlCategories<C extends string = string> = { readonly [K in C]: number };
+
+/**
+ * Defines the TTL categories once, validating every duration.
+ *
+ * @example
+ * const ttl = defineTtlCategories({ priceCrypto: '30s', priceMacro: '5m', predictionHot: '1s' });
+ * ttl.priceMacro; // 300000
+ * @throws {InvalidOptionError} naming the category whose duration is invalid.
+ */
+export function defineTtlCategories<const C extends string>(definitions: Record<C, Duration>): TtlCategories<C> {
+  if (definitions === null || typeof definitions !== 'object' || Array.isArray(definitions)) {
+    throw new InvalidOptionError('defineTtlCategories(definitions)', definitions, 'an object of name: duration');
+  }
+  const table: Record<string, number> = {};
+  for (const [name, duration] of Object.entries<unknown>(definitions)) {
+    table[name] = toMilliseconds(duration, `ttlCategories.${name}`);
+  }
+  if (Object.keys(table).length === 0) {
+    throw new InvalidOptionError('defineTtlCategories(definitions)', definitions, 'at least one category');
+  }
+  return Object.freeze(table) as TtlCategories<C>;
+}
+
+/** Chooses a category for a key: its name, or `undefined` for no category. */
+export type CategoryResolver<C extends string> = (key: string) => C | undefined;
+
+/**
+ * One rule mapping keys to a category. `match` is a glob over the key as the application wrote it
+ * (without Keyv's namespace): `*` matches any run of characters, `?` exactly one. `prefix` matches
+ * keys that start with the given string. `category` is a name, or a function of the key for
+ * cases such as the seed's hot symbols.
+ */
+export type TtlRule<C extends string> =
+  | { readonly match: string; readonly category: C | CategoryResolver<C> }
+  | { readonly prefix: string; readonly category: C | CategoryResolver<C> };
+
+/** The category option of a `TieredStore`: the table and the rules that route keys to it. */
+export interface TtlCategoryOptions<C extends string> {
+  /** The table made by {@link defineTtlCategories}. */
+  readonly categories: TtlCategories<C>;
+  /** Tried in order; the first rule that matches decides. */
+  readonly rules: ReadonlyArray<TtlRule<NoInfer<C>>>;
+}
+
+interface CompiledRule {
+  readonly test: (key: string) => boolean;
+  readonly category: string | CategoryResolver<string>;
+}
+
+function globToRegExp(glob: string): RegExp {
+  let source = '';
+  for (const char of glob) {
+    if (char === '*') source += '.*';
+    else if (char === '?') source += '.';
+    else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`, 's');
+}
+
+/**
+ * Resolves the TTL a key gets when the caller gave none. Rules are compiled once, at construction.
+ * @internal
+ */
+export class TtlRouter {
+  readonly #categories: Readonly<Record<string, number>>;
+  readonly #rules: readonly CompiledRule[];
+  readonly #names: readonly string[];
+
+  constructor(options: unknown, optionName: string) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError(optionName, options, 'an object { categories, rules }');
+    }
+    const { categories, rules } = options as { categories?: unknown; rules?: unknown };
+    if (categories === null || typeof categories !== 'object' || Object.keys(categories).length === 0) {
+      throw new InvalidOptionError(
+        `${optionName}.categories`,
+        categories,
+        'the table returned by defineTtlCategories()',
+      );
+    }
+    for (const [name, ms] of Object.entries(categories)) {
+      if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 1) {
+        throw new InvalidOptionError(
+          `${optionName}.categories.${name}`,
+          ms,
+          'milliseconds >= 1 (use defineTtlCategories())',
+        );
+      }
+    }
+    this.#categories = categories as Record<string, number>;
+    this.#names = Object.keys(categories);
+    if (!Array.isArray(rules)) {
+      throw new InvalidOptionError(`${optionName}.rules`, rules, 'an array of { match | prefix, category }');
+    }
+    this.#rules = rules.map((rule: unknown, index) => this.#compile(rule, `${optionName}.rules[${index}]`));
+  }
+
+  #compile(rule: unknown, where: string): CompiledRule {
+    if (rule === null || typeof rule !== 'object') {
+      throw new InvalidOptionError(where, rule, 'an object { match | prefix, category }');
+    }
+    const { match, prefix, category } = rule as { match?: unknown; prefix?: unknown; category?: unknown };
+    if (typeof category === 'string') {
+      if (!Object.hasOwn(this.#categories, category)) {
+        throw new UnknownTtlCategoryError(category, this.#names, `${where}.category`);
+      }
+    } else if (typeof category !== 'function') {
+      throw new InvalidOptionError(`${where}.category`, category, 'a category name or a function (key) => name');
+    }
+    const resolved = category as string | CategoryResolver<string>;
+    if (typeof match === 'string' && match !== '' && prefix === undefined) {
+      const pattern = globToRegExp(match);
+      return { test: (key) => pattern.test(key), category: resolved };
+    }
+    if (typeof prefix === 'string' && prefix !== '' && match === undefined) {
+      return { test: (key) => key.startsWith(prefix), category: resolved };
+    }
+    throw new InvalidOptionError(where, rule, 'exactly one of a non-empty `match` glob or `prefix` string');
+  }
+
+  /**
+   * The TTL in ms for `key`, or `undefined` when no rule applies.
+   * @throws {UnknownTtlCategoryError} when a rule's function returns a name that was never defined.
+   */
+  ttlFor(key: string): number | undefined {
+    for (const rule of this.#rules) {
+      if (!rule.test(key)) continue;
+      const name = typeof rule.category === 'function' ? rule.category(key) : rule.category;
+      if (name === undefined) return undefined;
+      const ms = this.#categories[name];
+      if (ms === undefined)
+        throw new UnknownTtlCategoryError(name, this.#names, `the category function for key ${JSON.stringify(key)}`);
+      return ms;
+    }
+    return undefined;
+  }
+}

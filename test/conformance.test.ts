@@ -1,0 +1,70 @@
+import { keyvIteratorTests, default as keyvTestSuite } from '@keyv/test-suite';
+import Keyv from 'keyv';
+import * as test from 'vitest';
+import { MemoryTier, TieredStore } from '../src/index.js';
+import { freePort, RedisServer } from './helpers/redis-server.js';
+
+// The Keyv conformance suite, run twice: against a real redis-server, and with the primary
+// unreachable from the start so that the memory tier alone must satisfy the contract.
+
+const stores: TieredStore[] = [];
+function track(store: TieredStore): TieredStore {
+  stores.push(store);
+  return store;
+}
+test.afterAll(async () => {
+  await Promise.all(stores.map((store) => store.disconnect()));
+});
+
+test.describe('with a real redis-server primary', () => {
+  let server: RedisServer;
+  test.beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  test.afterAll(async () => {
+    await server.stop();
+  });
+  // The factory runs after beforeAll, when the suite's tests call it.
+  const factory = () => track(new TieredStore({ primary: server.url }));
+  keyvTestSuite(test, Keyv, factory);
+  keyvIteratorTests(test, Keyv, factory);
+
+  test.it('really wrote to Redis (the primary answered, memory did not)', async ({ expect }) => {
+    const store = factory();
+    const keyv = new Keyv({ store });
+    await keyv.set('conformance-probe', 'x');
+    expect(store.stats().hits.primary).toBe(0);
+    expect(await keyv.get('conformance-probe')).toBe('x');
+    expect(store.stats().hits.primary).toBe(1);
+    expect(store.stats().primaryFailures).toBe(0);
+  });
+});
+
+test.describe('with the primary unreachable from the start (fallback only)', async () => {
+  const port = await freePort();
+  // One memory tier shared by every store the suite makes, as one process would share it.
+  const shared = new MemoryTier({ max: 10_000 });
+  const factory = () =>
+    track(
+      new TieredStore({
+        primary: `redis://127.0.0.1:${port}`,
+        fallback: shared,
+        fallbackWritesSucceed: true,
+        connectTimeoutMs: 200,
+      }),
+    );
+  keyvTestSuite(test, Keyv, factory);
+  keyvIteratorTests(test, Keyv, factory);
+
+  test.it('answered from memory only, and counted every primary failure', async ({ expect }) => {
+    const store = factory();
+    const keyv = new Keyv({ store });
+    expect(await keyv.set('unreachable-probe', 'y')).toBe(true);
+    expect(await keyv.get('unreachable-probe')).toBe('y');
+    const stats = store.stats();
+    expect(stats.hits.primary).toBe(0);
+    expect(stats.fallbackServes).toBe(1);
+    expect(stats.degradedWrites).toBe(1);
+    expect(stats.primaryFailures).toBe(2);
+  });
+});
