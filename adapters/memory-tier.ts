@@ -66,6 +66,8 @@ export class MemoryTier {
   readonly #clock: Clock;
   readonly #sizeOf: ((value: unknown, key: string) => number) | undefined;
   readonly #maxEntrySize: number;
+  /** lru-cache accepts a per-entry size only when it bounds bytes itself. */
+  readonly #boundsBytes: boolean;
   #evictions = 0;
   #expirations = 0;
   #oversize = 0;
@@ -89,6 +91,7 @@ export class MemoryTier {
     }
     this.#clock = options.clock ?? systemClock;
     this.#maxEntrySize = maxEntrySize;
+    this.#boundsBytes = maxSize !== undefined;
     // Sizes are only computed when something bounds them: counting bytes costs a pass over objects.
     this.#sizeOf =
       maxSize !== undefined || Number.isFinite(maxEntrySize) ? (options.sizeOf ?? defaultSizeOf) : undefined;
@@ -129,7 +132,7 @@ export class MemoryTier {
       this.#oversize++;
       return false;
     }
-    this.#lru.set(key, { value, expiresAt, refreshedAt: now }, { size });
+    this.#lru.set(key, { value, expiresAt, refreshedAt: now }, this.#boundsBytes ? { size } : undefined);
     return true;
   }
 

@@ -19,22 +19,26 @@ type RedisClient = ReturnType<typeof createClient>;
 /** Cluster and sentinel clients answer the same single-key commands we send. */
 type AnyRedisClient = KeyvRedis<unknown>['client'];
 
-/** Errors node-redis raises when it has no usable connection, as opposed to a reply from the server. */
-const connectionErrorNames = new Set([
-  'ClientOfflineError',
-  'ClientClosedError',
-  'SocketClosedUnexpectedlyError',
-  'ConnectionTimeoutError',
-  'SocketTimeoutError',
-  'ReconnectStrategyError',
-]);
+/** True for an error the server sent (`ErrorReply` and its subclasses), false for a connection problem. */
+function isServerReply(error: unknown): boolean {
+  for (
+    let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error);
+    proto;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (proto.constructor?.name === 'ErrorReply') return true;
+  }
+  return false;
+}
 
+/**
+ * A server reply (OOM, NOAUTH, READONLY, WRONGTYPE) is a command error; anything else (offline
+ * client, reset or refused socket, connect timeout) means the primary could not be reached.
+ */
 function classify(operation: string, error: unknown): Error {
-  const name = (error as { constructor?: { name?: string } } | null)?.constructor?.name;
-  if (name !== undefined && connectionErrorNames.has(name)) return new PrimaryUnavailableError(operation, error);
-  if ((error as { code?: string } | null)?.code === 'ECONNREFUSED')
-    return new PrimaryUnavailableError(operation, error);
-  return new PrimaryCommandError(operation, error);
+  return isServerReply(error)
+    ? new PrimaryCommandError(operation, error)
+    : new PrimaryUnavailableError(operation, error);
 }
 
 /** A Redis `PTTL` reply as a remaining TTL: -1 means no expiry; -2 (gone) is handled by the caller. */

@@ -1,0 +1,103 @@
+import KeyvRedis, { createClient } from '@keyv/redis';
+import { createCache } from 'cache-manager';
+import { Cacheable } from 'cacheable';
+import Keyv from 'keyv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TieredStore } from '../src/index.js';
+import { RedisServer } from './helpers/redis-server.js';
+
+// TieredStore next to what users already run: plain @keyv/redis on the same keys, cache-manager 7
+// and cacheable on top of it, and one pooled connection under load.
+
+describe('interop with plain @keyv/redis, cache-manager and cacheable', () => {
+  let server: RedisServer;
+  const open: Array<{ disconnect(): Promise<void> }> = [];
+
+  function tiered(options: Partial<ConstructorParameters<typeof TieredStore>[0]> = {}): TieredStore {
+    const store = new TieredStore({ primary: server.url, ...options });
+    open.push(store);
+    return store;
+  }
+  function plain(): KeyvRedis<unknown> {
+    const store = new KeyvRedis(server.url);
+    open.push(store);
+    return store;
+  }
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.disconnect().catch(() => {})));
+    await server.stop();
+  });
+
+  it('reads what plain Keyv + @keyv/redis wrote, with the same key layout', async () => {
+    const writer = new Keyv({ store: plain() });
+    await writer.set('interop:a', { n: 1 }, 60_000);
+    await writer.set('interop:forever', 'no ttl');
+    const reader = new Keyv({ store: tiered() });
+    expect(await reader.get('interop:a')).toEqual({ n: 1 });
+    expect(await reader.get('interop:forever')).toBe('no ttl');
+    expect(await reader.get(['interop:a', 'interop:missing'])).toEqual([{ n: 1 }, undefined]);
+  });
+
+  it('writes what plain Keyv + @keyv/redis reads, in namespaces too', async () => {
+    const writer = new Keyv({ store: tiered(), namespace: 'app' });
+    await writer.set('interop:b', [1, 2, 3], 60_000);
+    await writer.setMany([{ key: 'interop:c', value: 'c' }]);
+    const reader = new Keyv({ store: plain(), namespace: 'app' });
+    expect(await reader.get('interop:b')).toEqual([1, 2, 3]);
+    expect(await reader.get('interop:c')).toBe('c');
+    await writer.delete('interop:b');
+    expect(await reader.get('interop:b')).toBeUndefined();
+  });
+
+  it('takes an existing KeyvRedis and makes its failures honest', async () => {
+    const adapter = new KeyvRedis(server.url);
+    const store = tiered({ primary: adapter });
+    expect(adapter.throwOnErrors).toBe(true);
+    expect((adapter.client as { options?: { disableOfflineQueue?: boolean } }).options?.disableOfflineQueue).toBe(true);
+    const keyv = new Keyv({ store });
+    expect(await keyv.set('interop:given', 'yes')).toBe(true);
+    expect(await new Keyv({ store: plain() }).get('interop:given')).toBe('yes');
+  });
+
+  it('works as the Keyv store inside cache-manager 7', async () => {
+    const store = tiered();
+    const cache = createCache({ stores: [new Keyv({ store })] });
+    await cache.set('interop:cm', { price: 42 }, 60_000);
+    expect(await cache.get('interop:cm')).toEqual({ price: 42 });
+    expect(await new Keyv({ store: plain() }).get('interop:cm')).toEqual({ price: 42 });
+    expect(await cache.mget(['interop:cm', 'interop:none'])).toEqual([{ price: 42 }, undefined]);
+    expect(await cache.del('interop:cm')).toBe(true);
+    expect(await cache.get('interop:cm')).toBeUndefined();
+    expect(store.stats().primaryFailures).toBe(0);
+  });
+
+  it("works as cacheable's secondary", async () => {
+    const store = tiered();
+    const writer = new Cacheable({ secondary: new Keyv({ store }) });
+    await writer.set('interop:cacheable', 'L2 value', '1m');
+    // A second instance with an empty L1 must go to the secondary, i.e. through TieredStore to Redis.
+    const reader = new Cacheable({ secondary: new Keyv({ store: tiered() }) });
+    expect(await reader.get('interop:cacheable')).toBe('L2 value');
+    expect(await new Keyv({ store: plain() }).get('interop:cacheable')).toBe('L2 value');
+  });
+
+  it('uses one connection for 1,000 concurrent operations', async () => {
+    const store = tiered({ clientName: 'pool-probe' });
+    const keyv = new Keyv({ store });
+    await Promise.all(
+      Array.from({ length: 1_000 }, (_, i) =>
+        i % 2 === 0 ? keyv.set(`pool:${i % 100}`, i, 60_000) : keyv.get(`pool:${i % 100}`),
+      ),
+    );
+    expect(store.stats().primaryFailures).toBe(0);
+    const admin = createClient({ url: server.url });
+    await admin.connect();
+    const list = await admin.clientList();
+    await admin.close();
+    expect(list.filter((client) => client.name === 'pool-probe')).toHaveLength(1);
+  });
+});

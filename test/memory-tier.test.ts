@@ -1,0 +1,81 @@
+import Keyv from 'keyv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryTier, TieredStore } from '../src/index.js';
+import { ManualClock } from './helpers/manual-clock.js';
+import { RedisServer } from './helpers/redis-server.js';
+
+describe('MemoryTier bounds (injected clock)', () => {
+  it('evicts the least recently used entry past max, and counts it', () => {
+    const tier = new MemoryTier({ max: 2, clock: new ManualClock() });
+    tier.set('a', 1, Number.POSITIVE_INFINITY);
+    tier.set('b', 2, Number.POSITIVE_INFINITY);
+    tier.get('a');
+    tier.set('c', 3, Number.POSITIVE_INFINITY);
+    expect(tier.get('b')).toBeUndefined();
+    expect(tier.get('a')?.value).toBe(1);
+    expect(tier.evictions).toBe(1);
+  });
+
+  it('keeps total bytes under maxSize', () => {
+    const tier = new MemoryTier({ max: 1_000, maxSize: 1_000, clock: new ManualClock() });
+    for (let i = 0; i < 100; i++) tier.set(`k${i}`, 'x'.repeat(97), Number.POSITIVE_INFINITY);
+    expect(tier.calculatedSize).toBeLessThanOrEqual(1_000);
+    expect(tier.size).toBe(10);
+    expect(tier.evictions).toBe(90);
+  });
+
+  it('expires a copy at expiresAt on the injected clock', () => {
+    const clock = new ManualClock();
+    const tier = new MemoryTier({ clock });
+    tier.set('k', 'v', clock.now() + 1_000);
+    clock.advance(999);
+    expect(tier.get('k')?.value).toBe('v');
+    clock.advance(1);
+    expect(tier.get('k')).toBeUndefined();
+    expect(tier.expirations).toBe(1);
+  });
+
+  it('refuses an oversize value and drops the older copy it would have replaced', () => {
+    const tier = new MemoryTier({ maxEntrySize: 50, clock: new ManualClock() });
+    expect(tier.set('k', 'small', Number.POSITIVE_INFINITY)).toBe(true);
+    expect(tier.set('k', 'x'.repeat(100), Number.POSITIVE_INFINITY)).toBe(false);
+    expect(tier.get('k')).toBeUndefined();
+    expect(tier.oversize).toBe(1);
+  });
+
+  it('clears one namespace, or only the keys without one', () => {
+    const tier = new MemoryTier({ clock: new ManualClock() });
+    for (const key of ['a::1', 'a::2', 'b::1', 'bare']) tier.set(key, key, Number.POSITIVE_INFINITY);
+    tier.clear('a::');
+    expect([...tier.entries(undefined)].map(([k]) => k)).toEqual(['bare']);
+    tier.clear(undefined);
+    expect(tier.get('bare')).toBeUndefined();
+    expect(tier.get('b::1')?.value).toBe('b::1');
+  });
+});
+
+describe('oversize entries with a real redis-server', () => {
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('go to the primary only, are counted, and never leave an older copy to serve', async () => {
+    const store = new TieredStore({ primary: server.url, fallback: { maxEntrySize: 200 } });
+    const keyv = new Keyv({ store });
+    expect(await keyv.set('big', 'small')).toBe(true);
+    const big = 'x'.repeat(1_000);
+    expect(await keyv.set('big', big)).toBe(true);
+    expect(store.fallback.get('keyv::keyv:big')).toBeUndefined();
+    expect(await keyv.get('big')).toBe(big);
+    expect(store.stats().oversize).toBe(2);
+    await server.kill();
+    // The small, older value must not come back from memory.
+    expect(await keyv.get('big')).toBeUndefined();
+    expect(store.stats().primaryFailures).toBe(1);
+    await store.disconnect();
+  });
+});
