@@ -1,6 +1,13 @@
 import type { KeyvStoreAdapter } from 'keyv';
 import { PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
-import type { Primary, PrimaryConnectionState, PrimaryEntry, PrimaryRead } from '../src/primary.js';
+import type {
+  PhysicalEntry,
+  Primary,
+  PrimaryConnectionState,
+  PrimaryEntry,
+  PrimaryRead,
+  Step,
+} from '../src/primary.js';
 import { NAMESPACE_SEPARATOR } from './memory-tier.js';
 
 const envelopeExpires = /"expires":(\d+)\}$/;
@@ -103,8 +110,43 @@ export class KeyvStorePrimary implements Primary {
     return Promise.all(keys.map((key) => this.has(key)));
   }
 
-  async clear(step: <T>(operation: string, promise: Promise<T>) => Promise<T>): Promise<void> {
+  /** Keyv stores clear the namespace they are set to; another one cannot be addressed. */
+  async clear(namespace: string | undefined, step: Step): Promise<void> {
+    if (namespace !== this.#store.namespace)
+      throw new PrimaryCommandError('clear', `cannot address namespace ${namespace}`);
     await step('clear', this.#store.clear());
+  }
+
+  async probe(): Promise<string | undefined> {
+    await this.#store.has?.('keyv-failsafe:probe');
+    return undefined;
+  }
+
+  /**
+   * Maps physical keys (`namespace::key`) back to the store's keys. Only keys of the store's current
+   * namespace can be addressed through the Keyv adapter API.
+   */
+  #ownKeys(physicalKeys: readonly string[]): string[] {
+    const namespace = this.#store.namespace;
+    const prefix = namespace ? `${namespace}${NAMESPACE_SEPARATOR}` : '';
+    const keys: string[] = [];
+    for (const physical of physicalKeys) {
+      if (prefix === '' ? !physical.includes(NAMESPACE_SEPARATOR) : physical.startsWith(prefix)) {
+        keys.push(physical.slice(prefix.length));
+      } else {
+        throw new PrimaryCommandError('invalidate', `key ${physical} is outside the store's namespace`);
+      }
+    }
+    return keys;
+  }
+
+  async invalidate(physicalKeys: readonly string[]): Promise<void> {
+    await this.deleteMany(this.#ownKeys(physicalKeys));
+  }
+
+  async restore(entries: readonly PhysicalEntry[]): Promise<void> {
+    const keys = this.#ownKeys(entries.map((entry) => entry.physicalKey));
+    await this.setMany(entries.map((entry, i) => ({ key: keys[i] as string, value: entry.value, ttlMs: entry.ttlMs })));
   }
 
   async *iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void> {

@@ -31,8 +31,13 @@ export interface MemoryTierOptions {
 /** One memory copy. `expiresAt` mirrors the primary's expiry; `refreshedAt` bounds `memory-first`. */
 export interface MemoryEntry {
   readonly value: unknown;
-  /** Clock time after which the copy is dead; `Infinity` when the primary keeps it forever. */
+  /** Clock time after which the copy is expired; `Infinity` when the primary keeps it forever. */
   readonly expiresAt: number;
+  /**
+   * Clock time until which an expired copy may still be served while the primary is unavailable
+   * (stale-if-error); equal to `expiresAt` when the key's category allows none.
+   */
+  readonly staleUntil: number;
   /** Clock time the copy was last written or confirmed by the primary. */
   readonly refreshedAt: number;
 }
@@ -104,26 +109,41 @@ export class MemoryTier {
     });
   }
 
-  /** The copy of `key` if it has not expired; an expired copy is dropped. */
+  /** The copy of `key` if it has not expired; a copy past its stale-if-error grace is dropped. */
   get(key: string): MemoryEntry | undefined {
     const entry = this.#lru.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.#clock.now()) {
-      this.#lru.delete(key);
-      this.#expirations++;
-      return undefined;
-    }
-    return entry;
+    const now = this.#clock.now();
+    if (entry.expiresAt > now) return entry;
+    this.#dropIfDead(key, entry, now);
+    return undefined;
+  }
+
+  /** The copy of `key` if it has expired but is within its stale-if-error grace. */
+  getStale(key: string): MemoryEntry | undefined {
+    const entry = this.#lru.peek(key);
+    if (entry === undefined) return undefined;
+    const now = this.#clock.now();
+    if (entry.expiresAt <= now && entry.staleUntil > now) return entry;
+    this.#dropIfDead(key, entry, now);
+    return undefined;
+  }
+
+  #dropIfDead(key: string, entry: MemoryEntry, now: number): void {
+    if (entry.staleUntil > now) return;
+    this.#lru.delete(key);
+    this.#expirations++;
   }
 
   /**
    * Stores a copy that dies at `expiresAt`. Returns `false` when the value is over `maxEntrySize`:
    * then any older copy is dropped too, so that memory can never serve a value the primary replaced.
    */
-  set(key: string, value: unknown, expiresAt: number): boolean {
+  set(key: string, value: unknown, expiresAt: number, staleUntil: number = expiresAt): boolean {
     const now = this.#clock.now();
+    const entry: MemoryEntry = { value, expiresAt, staleUntil, refreshedAt: now };
     if (this.#sizeOf === undefined) {
-      this.#lru.set(key, { value, expiresAt, refreshedAt: now });
+      this.#lru.set(key, entry);
       return true;
     }
     const size = Math.max(1, Math.ceil(this.#sizeOf(value, key)));
@@ -132,7 +152,7 @@ export class MemoryTier {
       this.#oversize++;
       return false;
     }
-    this.#lru.set(key, { value, expiresAt, refreshedAt: now }, this.#boundsBytes ? { size } : undefined);
+    this.#lru.set(key, entry, this.#boundsBytes ? { size } : undefined);
     return true;
   }
 

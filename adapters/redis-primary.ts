@@ -1,7 +1,15 @@
 import type KeyvRedis from '@keyv/redis';
 import { createClient } from '@keyv/redis';
-import { PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
-import type { Primary, PrimaryConnectionState, PrimaryEntry, PrimaryRead } from '../src/primary.js';
+import { PrimaryAuthError, PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
+import { redactUrl } from '../src/options.js';
+import type {
+  PhysicalEntry,
+  Primary,
+  PrimaryConnectionState,
+  PrimaryEntry,
+  PrimaryRead,
+  Step,
+} from '../src/primary.js';
 
 /** How a primary built from a URL connects. Every value bounds a wait; none can be infinite. */
 export interface RedisConnectOptions {
@@ -39,6 +47,17 @@ function classify(operation: string, error: unknown): Error {
   return isServerReply(error)
     ? new PrimaryCommandError(operation, error)
     : new PrimaryUnavailableError(operation, error);
+}
+
+const authFailure = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
+
+/**
+ * The error a connection problem is reported with: a `PrimaryAuthError` when the server refused
+ * the credentials, so that the cause is named (never the password); otherwise the client's error.
+ */
+function connectionError(error: unknown, safeUrl: string): unknown {
+  const message = error instanceof Error ? error.message : String(error);
+  return isServerReply(error) && authFailure.test(message) ? new PrimaryAuthError(safeUrl, error) : error;
 }
 
 /** A Redis `PTTL` reply as a remaining TTL: -1 means no expiry; -2 (gone) is handled by the caller. */
@@ -79,7 +98,9 @@ export class RedisPrimary implements Primary {
   readonly #adapter: KeyvRedis<unknown>;
   readonly #client: AnyRedisClient;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
-  #state: PrimaryConnectionState = 'down';
+  readonly #safeUrl: string;
+  /** Undefined until the first connection attempt settles, so that its failure is reported too. */
+  #state: PrimaryConnectionState | undefined;
   #closed = false;
   /**
    * Calls made while the first connection attempt is in flight wait for it (within their
@@ -94,6 +115,7 @@ export class RedisPrimary implements Primary {
    */
   constructor(adapter: KeyvRedis<unknown>) {
     this.#adapter = adapter;
+    this.#safeUrl = redactUrl(String((adapter.client as { options?: { url?: string } }).options?.url ?? 'redis'));
     this.#client = adapter.client;
     adapter.throwOnErrors = true;
     const clientOptions = (this.#client as { options?: { disableOfflineQueue?: boolean } }).options;
@@ -137,7 +159,8 @@ export class RedisPrimary implements Primary {
     return this.#adapter.createKeyPrefix(key, this.#adapter.namespace);
   }
 
-  #transition(state: PrimaryConnectionState, error?: unknown): void {
+  #transition(state: PrimaryConnectionState, rawError?: unknown): void {
+    const error = rawError === undefined ? undefined : connectionError(rawError, this.#safeUrl);
     const first = this.#firstConnection;
     if (first !== undefined) {
       this.#firstConnection = undefined;
@@ -258,9 +281,8 @@ export class RedisPrimary implements Primary {
    * Deletes the namespace with `SCAN` + `UNLINK`, as `@keyv/redis` does, but reports failures:
    * `KeyvRedis.clear()` swallows them. `step` bounds each round trip.
    */
-  async clear(step: <T>(operation: string, promise: Promise<T>) => Promise<T>): Promise<void> {
+  async clear(namespace: string | undefined, step: Step): Promise<void> {
     await this.#ready('clear');
-    const namespace = this.#adapter.namespace;
     const separator = this.#adapter.keyPrefixSeparator;
     const match = namespace ? `${namespace}${separator}*` : '*';
     try {
@@ -271,18 +293,53 @@ export class RedisPrimary implements Primary {
           cursor = String(reply.cursor);
           // Without a namespace, only keys that have none are ours to delete.
           const keys = namespace ? reply.keys : reply.keys.filter((key) => !key.includes(separator));
-          if (keys.length === 0) continue;
-          // A cluster refuses multi-key commands across slots, even on one node.
-          const unlinked: Promise<unknown> = this.#adapter.isCluster()
-            ? Promise.all(keys.map((key) => node.unlink(key)))
-            : node.unlink(keys);
-          await step('clear', unlinked);
+          if (keys.length > 0) await step('clear', this.#unlink(node, keys));
         } while (cursor !== '0');
       }
     } catch (error) {
-      throw error instanceof PrimaryUnavailableError || (error as { code?: string }).code === 'E_PRIMARY_TIMEOUT'
-        ? error
-        : classify('clear', error);
+      throw (error as { code?: string }).code?.startsWith('E_PRIMARY_') ? error : classify('clear', error);
+    }
+  }
+
+  /** `UNLINK` on one node; a cluster refuses multi-key commands across slots, even on one node. */
+  #unlink(node: { unlink(keys: string | string[]): Promise<number> }, keys: string[]): Promise<unknown> {
+    return this.#adapter.isCluster() ? Promise.all(keys.map((key) => node.unlink(key))) : node.unlink(keys);
+  }
+
+  async probe(): Promise<string | undefined> {
+    const client = await this.#ready('probe');
+    try {
+      // INFO server proves a round trip and names the process: run_id changes when Redis restarts.
+      const info = String(await client.info('server'));
+      return /run_id:(\w+)/.exec(info)?.[1];
+    } catch (error) {
+      throw classify('probe', error);
+    }
+  }
+
+  async invalidate(physicalKeys: readonly string[]): Promise<void> {
+    const client = await this.#ready('invalidate');
+    if (physicalKeys.length === 0) return;
+    try {
+      await this.#unlink(client as unknown as { unlink(keys: string | string[]): Promise<number> }, [...physicalKeys]);
+    } catch (error) {
+      throw classify('invalidate', error);
+    }
+  }
+
+  async restore(entries: readonly PhysicalEntry[]): Promise<void> {
+    const client = await this.#ready('restore');
+    try {
+      // Pipelined: issued in one tick, written in one round trip.
+      await Promise.all(
+        entries.map(({ physicalKey, value, ttlMs }) =>
+          ttlMs === undefined
+            ? client.set(physicalKey, value as string)
+            : client.set(physicalKey, value as string, { PX: ttlMs }),
+        ),
+      );
+    } catch (error) {
+      throw classify('restore', error);
     }
   }
 

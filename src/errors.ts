@@ -4,7 +4,8 @@ export type TieredStoreErrorCode =
   | 'E_UNKNOWN_TTL_CATEGORY'
   | 'E_PRIMARY_TIMEOUT'
   | 'E_PRIMARY_UNAVAILABLE'
-  | 'E_PRIMARY_ERROR';
+  | 'E_PRIMARY_ERROR'
+  | 'E_PRIMARY_AUTH';
 
 /** Base class of every error this library creates. */
 export class TieredStoreError extends Error {
@@ -85,6 +86,19 @@ export class PrimaryCommandError extends TieredStoreError {
   constructor(operation: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     super('E_PRIMARY_ERROR', `Primary ${operation} failed: ${detail}`, { cause });
+  }
+}
+
+/**
+ * The primary refused the credentials or the ACL denied the connection (`WRONGPASS`, `NOAUTH`,
+ * `NOPERM`). Emitted with `primary:connection`; the message names the server without its password.
+ */
+export class PrimaryAuthError extends TieredStoreError {
+  override readonly name = 'PrimaryAuthError';
+
+  constructor(safeUrl: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super('E_PRIMARY_AUTH', `Redis at ${safeUrl} refused the connection's credentials: ${detail}`, { cause });
   }
 }
 

@@ -1,5 +1,7 @@
+import type { CircuitState, TransitionReason } from './circuit-breaker.js';
 import type { PrimaryFailure } from './errors.js';
 import type { PrimaryConnectionState } from './primary.js';
+import type { ReconcileReport } from './reconciler.js';
 
 /** Every store operation that can reach the primary. */
 export type Operation =
@@ -13,7 +15,9 @@ export type Operation =
   | 'hasMany'
   | 'clear'
   | 'iterator'
-  | 'disconnect';
+  | 'disconnect'
+  | 'probe'
+  | 'reconcile';
 
 /** Payload of `primary:failure`: one failed primary call, counted once. */
 export interface PrimaryFailureEvent {
@@ -38,6 +42,22 @@ export interface PrimaryConnectionEvent {
   readonly error?: unknown;
 }
 
+/** Payload of `circuit:state`: the breaker moved. */
+export interface CircuitStateEvent {
+  readonly from: CircuitState;
+  readonly to: CircuitState;
+  readonly reason: TransitionReason;
+}
+
+/** Payload of `primary:restart`: the primary is a new process (Redis `run_id` changed). */
+export interface PrimaryRestartEvent {
+  readonly serverId: string;
+  /** Keys this instance wrote recently, now reconciled because the new process may have older copies. */
+  readonly keys: number;
+  /** Namespaces invalidated whole because more keys were written than could be remembered. */
+  readonly namespaces: number;
+}
+
 /**
  * The store's events, `domain:verb`. The store never emits `error`: an outage is absorbed, counted
  * and reported through these, so an application without listeners cannot be crashed by one.
@@ -46,6 +66,9 @@ export interface TieredStoreEvents {
   'primary:failure': [PrimaryFailureEvent];
   'fallback:serve': [FallbackServeEvent];
   'primary:connection': [PrimaryConnectionEvent];
+  'primary:restart': [PrimaryRestartEvent];
+  'circuit:state': [CircuitStateEvent];
+  'reconcile:done': [ReconcileReport];
   /** Declared because Keyv subscribes to it; never emitted by the store. */
   error: [unknown];
 }

@@ -18,6 +18,16 @@ export interface PrimaryEntry {
   readonly ttlMs: number | undefined;
 }
 
+/** An entry addressed by its physical key, for reconciliation. */
+export interface PhysicalEntry {
+  readonly physicalKey: string;
+  readonly value: unknown;
+  readonly ttlMs: number | undefined;
+}
+
+/** Bounds one round trip of a multi-step operation with the store's deadline. */
+export type Step = <T>(operation: string, promise: Promise<T>) => Promise<T>;
+
 /** Connection state changes a primary reports, for events and (later) the circuit breaker. */
 export type PrimaryConnectionState = 'ready' | 'down';
 
@@ -36,8 +46,17 @@ export interface Primary {
   deleteMany(keys: readonly string[]): Promise<boolean>;
   has(key: string): Promise<boolean>;
   hasMany(keys: readonly string[]): Promise<boolean[]>;
-  /** Deletes every key of the current namespace; `step` bounds each round trip. */
-  clear(step: <T>(operation: string, promise: Promise<T>) => Promise<T>): Promise<void>;
+  /** Deletes every key of `namespace` (`undefined`: keys without one); `step` bounds each round trip. */
+  clear(namespace: string | undefined, step: Step): Promise<void>;
+  /**
+   * One round trip that proves the primary answers. Resolves the server's identity where it has
+   * one (Redis's `run_id`, which changes on restart), else `undefined`.
+   */
+  probe(): Promise<string | undefined>;
+  /** Deletes physical keys (reconciliation). */
+  invalidate(physicalKeys: readonly string[]): Promise<void>;
+  /** Writes physical keys with their remaining TTL (reconciliation in `replay` mode). */
+  restore(entries: readonly PhysicalEntry[]): Promise<void>;
   iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void>;
   /** Starts connecting in the background, if the primary connects at all. Never blocks, never throws. */
   connect?(): void;

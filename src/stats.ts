@@ -1,3 +1,5 @@
+import type { CircuitState } from './circuit-breaker.js';
+
 /** A snapshot of the store's counters since construction (or the last {@link Stats.reset}). */
 export interface TieredStoreStats {
   /** Reads answered with a value, by the tier that answered. `memory` includes fallback serves. */
@@ -16,8 +18,18 @@ export interface TieredStoreStats {
   readonly evictions: number;
   /** Values larger than `fallback.maxEntrySize`, kept in the primary only. */
   readonly oversize: number;
+  /** Calls answered by memory without trying the primary, because the breaker was open. */
+  readonly shortCircuits: number;
+  /** Reads answered with an expired copy within its category's stale-if-error grace. */
+  readonly staleServes: number;
   /** Keys awaiting reconciliation with the primary, and journal overflows. */
   readonly journal: { readonly size: number; readonly overflows: number };
+  /** Keys reconciled with the primary after outages, and completed reconciliations. */
+  readonly reconciled: { readonly keys: number; readonly runs: number };
+  /** Primary restarts detected (Redis `run_id` changed). */
+  readonly restarts: number;
+  /** The breaker's state now. */
+  readonly circuit: CircuitState;
 }
 
 /**
@@ -33,6 +45,11 @@ export class Stats {
   timeouts = 0;
   fallbackServes = 0;
   degradedWrites = 0;
+  shortCircuits = 0;
+  staleServes = 0;
+  reconciledKeys = 0;
+  reconciliations = 0;
+  restarts = 0;
 
   reset(): void {
     this.primaryHits = 0;
@@ -42,5 +59,10 @@ export class Stats {
     this.timeouts = 0;
     this.fallbackServes = 0;
     this.degradedWrites = 0;
+    this.shortCircuits = 0;
+    this.staleServes = 0;
+    this.reconciledKeys = 0;
+    this.reconciliations = 0;
+    this.restarts = 0;
   }
 }

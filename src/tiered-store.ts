@@ -2,8 +2,9 @@ import { EventEmitter } from 'node:events';
 import KeyvRedis from '@keyv/redis';
 import type { KeyvStoreAdapter } from 'keyv';
 import { KeyvStorePrimary } from '../adapters/keyv-primary.js';
-import { MemoryTier, NAMESPACE_SEPARATOR } from '../adapters/memory-tier.js';
+import { type MemoryEntry, MemoryTier, NAMESPACE_SEPARATOR } from '../adapters/memory-tier.js';
 import { createFailFastClient, RedisPrimary } from '../adapters/redis-primary.js';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { withDeadline } from './deadline.js';
 import {
@@ -17,8 +18,10 @@ import type { Operation, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
 import { type ReadPolicy, redactUrl, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary, PrimaryRead } from './primary.js';
+import { RecentWrites } from './recent-writes.js';
+import { type ReconcileMode, reconcile } from './reconciler.js';
 import { Stats, type TieredStoreStats } from './stats.js';
-import { TtlRouter } from './ttl-categories.js';
+import { type KeyTtl, TtlRouter } from './ttl-categories.js';
 
 /** An entry of `setMany`, as Keyv passes it. */
 export interface TieredStoreEntry {
@@ -45,11 +48,15 @@ function isKeyvStore(value: object): value is KeyvStoreAdapter {
   return ['get', 'set', 'delete', 'clear'].every((method) => typeof store[method] === 'function');
 }
 
+/** Rounds of reconciliation a probe runs while writes keep arriving, before it closes anyway. */
+const PROBE_RECONCILE_ROUNDS = 5;
+
 /**
  * A Keyv storage adapter over a primary (Redis, shared, the source of truth) and a bounded
  * in-process fallback. It keeps answering when the primary dies or hangs: every primary call has
- * a deadline, no method rejects because the primary failed, and the memory copy, kept in step with
- * the primary's TTL, serves reads until the primary is back.
+ * a deadline, a circuit breaker stops calling a primary that is down, no method rejects because
+ * the primary failed, and writes the primary missed are reconciled before it serves those keys
+ * again.
  *
  * @example
  * const keyv = new Keyv({ store: new TieredStore({ primary: 'redis://127.0.0.1:6379' }) });
@@ -64,14 +71,23 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   readonly #memory: MemoryTier;
   readonly #router: TtlRouter | undefined;
   readonly #journal: OutageJournal;
+  readonly #recent: RecentWrites;
+  readonly #breaker: CircuitBreaker;
   readonly #stats = new Stats();
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #memoryFirst: boolean;
   readonly #memoryTtlMs: number;
   readonly #fallbackWritesSucceed: boolean;
-  readonly #readPolicy: ReadPolicy;
-  /** Bound once: `step` is handed to multi-round-trip primary operations. */
+  readonly #reconcileMode: ReconcileMode;
+  readonly #retryMs: number;
+  /** The primary's identity (Redis `run_id`) as last seen; a change means it restarted. */
+  #serverId: string | undefined;
+  /** The single reconciliation in flight, if any. */
+  #reconciling: Promise<boolean> | undefined;
+  #reconcileTimer: unknown;
+  #closed = false;
+  /** Bound once: the deadline, handed to multi-round-trip primary operations. */
   readonly #step = <T>(operation: string, promise: Promise<T>): Promise<T> =>
     withDeadline(promise, this.#timeoutMs, this.#clock, () => new PrimaryTimeoutError(operation, this.#timeoutMs));
 
@@ -81,19 +97,49 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const resolved = resolveOptions(options as TieredStoreOptions<string>);
     this.#clock = resolved.clock;
     this.#timeoutMs = resolved.operationTimeoutMs;
-    this.#readPolicy = resolved.readPolicy;
     this.#memoryFirst = resolved.readPolicy === 'memory-first';
     this.#memoryTtlMs = resolved.memoryTtlMs;
     this.#fallbackWritesSucceed = resolved.fallbackWritesSucceed;
+    this.#reconcileMode = resolved.reconcile;
+    this.#retryMs = resolved.breaker.cooldownMs;
     this.#journal = new OutageJournal(resolved.journalMaxKeys);
+    this.#recent = new RecentWrites(resolved.journalMaxKeys);
     this.#router = options.ttl === undefined ? undefined : new TtlRouter(options.ttl, 'ttl');
 
     const fallback = options.fallback;
     if (fallback instanceof MemoryTier) this.#memory = fallback;
     else this.#memory = new MemoryTier({ clock: this.#clock, ...(fallback ?? {}) });
 
-    const primary = options.primary;
-    let ownsConnection = false;
+    this.#primary = TieredStore.#makePrimary(options.primary, resolved);
+    if (options.namespace !== undefined) this.#primary.namespace = options.namespace;
+    this.#breaker = new CircuitBreaker(
+      resolved.breaker,
+      this.#clock,
+      () => this.#probe(),
+      (from, to, reason) => {
+        if (to === 'open') this.#cancelReconcile();
+        this.emit('circuit:state', { from, to, reason });
+      },
+    );
+    this.#primary.onConnectionChange = (state, error) => {
+      if (this.#closed) return;
+      this.emit('primary:connection', error === undefined ? { state } : { state, error });
+      if (state === 'down') this.#breaker.connectionLost();
+      else if (!this.#breaker.closed) this.#breaker.connectionBack();
+      // First connection: learn the server's identity (and reconcile, if anything is pending).
+      else void this.#probe();
+    };
+    this.opts = {
+      dialect: this.#primary.dialect ?? 'tiered',
+      url: '',
+      readPolicy: resolved.readPolicy satisfies ReadPolicy,
+      operationTimeoutMs: this.#timeoutMs,
+    };
+    // Never blocks: until the primary is ready, calls fail fast and memory answers.
+    this.#primary.connect?.();
+  }
+
+  static #makePrimary(primary: unknown, resolved: ReturnType<typeof resolveOptions>): Primary {
     if (typeof primary === 'string') {
       if (!isRedisUrl(primary)) {
         throw new InvalidOptionError(
@@ -102,35 +148,17 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
           'a redis:// or rediss:// URL, a KeyvRedis, or a Keyv store',
         );
       }
-      const client = createFailFastClient(primary, resolved);
-      this.#primary = new RedisPrimary(new KeyvRedis(client, { throwOnErrors: true }));
-      ownsConnection = true;
-    } else if (primary !== null && typeof primary === 'object' && looksLikeKeyvRedis(primary)) {
-      this.#primary = new RedisPrimary(primary);
-    } else if (primary !== null && typeof primary === 'object' && isKeyvStore(primary)) {
-      this.#primary = new KeyvStorePrimary(primary);
-    } else {
-      throw new InvalidOptionError(
-        'primary',
-        typeof primary === 'object' && primary !== null
-          ? `[object ${(primary as object).constructor?.name ?? 'Object'}]`
-          : primary,
-        'a redis:// or rediss:// URL, a KeyvRedis, or a Keyv store with get/set/delete/clear',
-      );
+      return new RedisPrimary(new KeyvRedis(createFailFastClient(primary, resolved), { throwOnErrors: true }));
     }
-    if (options.namespace !== undefined) this.#primary.namespace = options.namespace;
-    this.#primary.onConnectionChange = (state, error) => {
-      this.emit('primary:connection', error === undefined ? { state } : { state, error });
-    };
-    this.opts = {
-      dialect: this.#primary.dialect ?? 'tiered',
-      url: '',
-      readPolicy: this.#readPolicy,
-      operationTimeoutMs: this.#timeoutMs,
-      ownsConnection,
-    };
-    // Never blocks: until the primary is ready, calls fail fast and memory answers.
-    this.#primary.connect?.();
+    if (primary !== null && typeof primary === 'object') {
+      if (looksLikeKeyvRedis(primary)) return new RedisPrimary(primary);
+      if (isKeyvStore(primary)) return new KeyvStorePrimary(primary);
+    }
+    throw new InvalidOptionError(
+      'primary',
+      typeof primary === 'object' && primary !== null ? `[object ${primary.constructor?.name ?? 'Object'}]` : primary,
+      'a redis:// or rediss:// URL, a KeyvRedis, or a Keyv store with get/set/delete/clear',
+    );
   }
 
   /** The namespace Keyv set (`keyv` by default); keys are stored as `namespace::key`. */
@@ -147,6 +175,16 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     return this.#memory;
   }
 
+  /** `closed` (calls reach the primary), `open` (memory answers everything) or `half-open` (probing). */
+  get circuitState(): CircuitState {
+    return this.#breaker.state;
+  }
+
+  /** Keys whose last write or delete the primary missed, awaiting reconciliation. */
+  get journal(): OutageJournal {
+    return this.#journal;
+  }
+
   /** Counters since construction. */
   stats(): TieredStoreStats {
     const s = this.#stats;
@@ -159,16 +197,13 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       degradedWrites: s.degradedWrites,
       evictions: this.#memory.evictions,
       oversize: this.#memory.oversize,
+      shortCircuits: s.shortCircuits,
+      staleServes: s.staleServes,
       journal: { size: this.#journal.size, overflows: this.#journal.overflows },
+      reconciled: { keys: s.reconciledKeys, runs: s.reconciliations },
+      restarts: s.restarts,
+      circuit: this.#breaker.state,
     };
-  }
-
-  /**
-   * Keys whose last write or delete did not reach the primary, oldest first, for reconciliation.
-   * @internal until the reconciliation API lands.
-   */
-  get journal(): OutageJournal {
-    return this.#journal;
   }
 
   // ---- reads ---------------------------------------------------------------------------------
@@ -182,6 +217,12 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
         return entry.value;
       }
     }
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      return this.#serveFromMemory('get', memoryKey);
+    }
+    // The primary holds an older copy until reconciled: memory has this instance's newest.
+    if (this.#journal.size !== 0 && this.#journal.has(memoryKey)) return this.#serveFromMemory('get', memoryKey);
     const started = this.#clock.now();
     let read: PrimaryRead | undefined;
     try {
@@ -190,58 +231,61 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#failed('get', error, [memoryKey]);
       return this.#serveFromMemory('get', memoryKey);
     }
-    return this.#accept(memoryKey, read, started);
+    this.#breaker.success();
+    return this.#accept(key, memoryKey, read, started);
   }
 
   async getMany(keys: string[]): Promise<unknown[]> {
     // Filled, not sparse: Keyv walks the result with for...in, which skips holes.
     const results = new Array<unknown>(keys.length).fill(undefined);
     const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
-    let askKeys = keys;
-    let askIndexes: number[] | undefined;
-    if (this.#memoryFirst) {
-      askKeys = [];
-      askIndexes = [];
-      const now = this.#clock.now();
-      for (let i = 0; i < keys.length; i++) {
-        const entry = this.#memory.get(memoryKeys[i] as string);
+    const ask: number[] = [];
+    const fromMemory: number[] = [];
+    const now = this.#clock.now();
+    const primaryOpen = this.#breaker.closed;
+    if (!primaryOpen) this.#stats.shortCircuits++;
+    for (let i = 0; i < keys.length; i++) {
+      const memoryKey = memoryKeys[i] as string;
+      if (this.#memoryFirst) {
+        const entry = this.#memory.get(memoryKey);
         if (entry !== undefined && now - entry.refreshedAt < this.#memoryTtlMs) {
           this.#stats.memoryHits++;
           results[i] = entry.value;
-        } else {
-          askKeys.push(keys[i] as string);
-          askIndexes.push(i);
+          continue;
         }
       }
-      if (askKeys.length === 0) return results;
+      if (!primaryOpen || (this.#journal.size !== 0 && this.#journal.has(memoryKey))) fromMemory.push(i);
+      else ask.push(i);
     }
-    const indexOf = (j: number): number => (askIndexes === undefined ? j : (askIndexes[j] as number));
-    const started = this.#clock.now();
-    let reads: Array<PrimaryRead | undefined>;
-    try {
-      reads = await this.#step('getMany', this.#primary.getMany(askKeys));
-    } catch (error) {
-      const askMemoryKeys = askKeys.map((_key, j) => memoryKeys[indexOf(j)] as string);
-      this.#failed('getMany', error, askMemoryKeys);
-      const served: string[] = [];
-      for (let j = 0; j < askKeys.length; j++) {
-        const entry = this.#memory.get(askMemoryKeys[j] as string);
-        if (entry === undefined) {
-          this.#stats.misses++;
-        } else {
-          this.#stats.memoryHits++;
-          this.#stats.fallbackServes++;
-          served.push(askMemoryKeys[j] as string);
-          results[indexOf(j)] = entry.value;
+    if (ask.length > 0) {
+      const started = this.#clock.now();
+      try {
+        const reads = await this.#step('getMany', this.#primary.getMany(ask.map((i) => keys[i] as string)));
+        this.#breaker.success();
+        for (let j = 0; j < ask.length; j++) {
+          const i = ask[j] as number;
+          results[i] = this.#accept(keys[i] as string, memoryKeys[i] as string, reads[j], started);
         }
+      } catch (error) {
+        this.#failed(
+          'getMany',
+          error,
+          ask.map((i) => memoryKeys[i] as string),
+        );
+        fromMemory.push(...ask);
       }
-      if (served.length > 0) this.emit('fallback:serve', { operation: 'getMany', keys: served });
-      return results;
     }
-    for (let j = 0; j < askKeys.length; j++) {
-      const i = indexOf(j);
-      results[i] = this.#accept(memoryKeys[i] as string, reads[j], started);
+    const served: string[] = [];
+    for (const i of fromMemory) {
+      const entry = this.#fallbackEntry(memoryKeys[i] as string);
+      if (entry === undefined) {
+        this.#stats.misses++;
+      } else {
+        served.push(memoryKeys[i] as string);
+        results[i] = entry.value;
+      }
     }
+    if (served.length > 0) this.emit('fallback:serve', { operation: 'getMany', keys: served });
     return results;
   }
 
@@ -251,8 +295,17 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       const entry = this.#memory.get(memoryKey);
       if (entry !== undefined && this.#clock.now() - entry.refreshedAt < this.#memoryTtlMs) return true;
     }
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      return this.#serveFromMemory('has', memoryKey) !== undefined;
+    }
+    if (this.#journal.size !== 0 && this.#journal.has(memoryKey)) {
+      return this.#serveFromMemory('has', memoryKey) !== undefined;
+    }
     try {
-      return await this.#step('has', this.#primary.has(key));
+      const found = await this.#step('has', this.#primary.has(key));
+      this.#breaker.success();
+      return found;
     } catch (error) {
       this.#failed('has', error, [memoryKey]);
       return this.#serveFromMemory('has', memoryKey) !== undefined;
@@ -260,25 +313,40 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
-    try {
-      return await this.#step('hasMany', this.#primary.hasMany(keys));
-    } catch (error) {
-      const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
-      this.#failed('hasMany', error, memoryKeys);
-      const found = memoryKeys.map((memoryKey) => this.#memory.get(memoryKey) !== undefined);
-      const served = memoryKeys.filter((_k, i) => found[i]);
-      this.#stats.fallbackServes += served.length;
-      if (served.length > 0) this.emit('fallback:serve', { operation: 'hasMany', keys: served });
-      return found;
+    const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
+    const pending = this.#journal.size !== 0 && memoryKeys.some((memoryKey) => this.#journal.has(memoryKey));
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+    } else if (!pending) {
+      try {
+        const found = await this.#step('hasMany', this.#primary.hasMany(keys));
+        this.#breaker.success();
+        return found;
+      } catch (error) {
+        this.#failed('hasMany', error, memoryKeys);
+      }
     }
+    const served: string[] = [];
+    const found = memoryKeys.map((memoryKey) => {
+      const hit = this.#fallbackEntry(memoryKey) !== undefined;
+      if (hit) served.push(memoryKey);
+      return hit;
+    });
+    if (served.length > 0) this.emit('fallback:serve', { operation: 'hasMany', keys: served });
+    return found;
   }
 
   /**
-   * Yields `[key, value]` for the namespace from the primary; if the primary fails before the first
-   * entry, from memory instead. A failure after that ends the iteration early (counted), because
-   * switching tiers midway would repeat or skip keys.
+   * Yields `[key, value]` for the namespace from the primary; if the primary is unavailable before
+   * the first entry, from memory instead. A failure after that ends the iteration early (counted),
+   * because switching tiers midway would repeat or skip keys.
    */
   async *iterator(namespace?: string): AsyncGenerator<[string, unknown], void> {
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      yield* this.#memoryEntries(namespace);
+      return;
+    }
     const source = this.#primary.iterator(namespace);
     let yielded = false;
     try {
@@ -312,15 +380,21 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   // ---- writes --------------------------------------------------------------------------------
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
-    const ttlMs = this.#ttlFor(key, ttl);
+    const keyTtl = this.#ttlFor(key, ttl);
     const memoryKey = this.#primary.physicalKey(key);
-    this.#memory.set(memoryKey, value, ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#clock.now() + ttlMs);
-    try {
-      await this.#step('set', this.#primary.set(key, value, ttlMs));
-    } catch (error) {
-      return this.#degraded('set', error, [memoryKey], 'set');
+    this.#remember(memoryKey, value, keyTtl, this.#clock.now());
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      return this.#missed([memoryKey], 'set');
     }
-    this.#journal.forget(memoryKey);
+    try {
+      await this.#step('set', this.#primary.set(key, value, keyTtl?.ttlMs));
+    } catch (error) {
+      this.#failed('set', error, [memoryKey]);
+      return this.#missed([memoryKey], 'set');
+    }
+    this.#breaker.success();
+    this.#wrote(memoryKey);
     return true;
   }
 
@@ -328,33 +402,47 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const now = this.#clock.now();
     const memoryKeys: string[] = [];
     const resolved = entries.map(({ key, value, ttl }) => {
-      const ttlMs = this.#ttlFor(key, ttl);
+      const keyTtl = this.#ttlFor(key, ttl);
       const memoryKey = this.#primary.physicalKey(key);
       memoryKeys.push(memoryKey);
-      this.#memory.set(memoryKey, value, ttlMs === undefined ? Number.POSITIVE_INFINITY : now + ttlMs);
-      return { key, value, ttlMs };
+      this.#remember(memoryKey, value, keyTtl, now);
+      return { key, value, ttlMs: keyTtl?.ttlMs };
     });
-    try {
-      await this.#step('setMany', this.#primary.setMany(resolved));
-    } catch (error) {
-      const ok = this.#degraded('setMany', error, memoryKeys, 'set');
-      return entries.map(() => ok);
+    let ok = true;
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      ok = this.#missed(memoryKeys, 'set');
+    } else {
+      try {
+        await this.#step('setMany', this.#primary.setMany(resolved));
+        this.#breaker.success();
+        for (const memoryKey of memoryKeys) this.#wrote(memoryKey);
+      } catch (error) {
+        this.#failed('setMany', error, memoryKeys);
+        ok = this.#missed(memoryKeys, 'set');
+      }
     }
-    for (const memoryKey of memoryKeys) this.#journal.forget(memoryKey);
-    return entries.map(() => true);
+    return entries.map(() => ok);
   }
 
   async delete(key: string): Promise<boolean> {
     const memoryKey = this.#primary.physicalKey(key);
     const inMemory = this.#memory.delete(memoryKey);
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      this.#missed([memoryKey], 'delete');
+      return inMemory;
+    }
     let deleted: boolean;
     try {
       deleted = await this.#step('delete', this.#primary.delete(key));
     } catch (error) {
-      this.#degraded('delete', error, [memoryKey], 'delete');
+      this.#failed('delete', error, [memoryKey]);
+      this.#missed([memoryKey], 'delete');
       return inMemory;
     }
-    this.#journal.forget(memoryKey);
+    this.#breaker.success();
+    this.#wrote(memoryKey);
     return deleted;
   }
 
@@ -362,14 +450,21 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
     let inMemory = false;
     for (const memoryKey of memoryKeys) inMemory = this.#memory.delete(memoryKey) || inMemory;
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      this.#missed(memoryKeys, 'delete');
+      return inMemory;
+    }
     let deleted: boolean;
     try {
       deleted = await this.#step('deleteMany', this.#primary.deleteMany(keys));
     } catch (error) {
-      this.#degraded('deleteMany', error, memoryKeys, 'delete');
+      this.#failed('deleteMany', error, memoryKeys);
+      this.#missed(memoryKeys, 'delete');
       return inMemory;
     }
-    for (const memoryKey of memoryKeys) this.#journal.forget(memoryKey);
+    this.#breaker.success();
+    for (const memoryKey of memoryKeys) this.#wrote(memoryKey);
     return deleted;
   }
 
@@ -377,16 +472,26 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async clear(): Promise<void> {
     const namespace = this.#primary.namespace;
     this.#memory.clear(namespace ? `${namespace}${NAMESPACE_SEPARATOR}` : undefined);
+    if (!this.#breaker.closed) {
+      this.#stats.shortCircuits++;
+      this.#journal.recordNamespace(namespace ?? '');
+      return;
+    }
     try {
-      await this.#primary.clear(this.#step);
+      await this.#primary.clear(namespace, this.#step);
+      this.#breaker.success();
     } catch (error) {
       this.#failed('clear', error, []);
-      this.#journal.recordClear(namespace ?? '');
+      this.#journal.recordNamespace(namespace ?? '');
+      this.#scheduleReconcile(0);
     }
   }
 
-  /** Closes the primary's connection (bounded by the deadline). Memory is kept. */
+  /** Closes the primary's connection (bounded by the deadline) and stops probing. Memory is kept. */
   async disconnect(): Promise<void> {
+    this.#closed = true;
+    this.#breaker.dispose();
+    this.#cancelReconcile();
     try {
       await this.#step('disconnect', this.#primary.disconnect());
     } catch (error) {
@@ -394,66 +499,191 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     }
   }
 
+  /**
+   * Reconciles now what the primary missed, if the breaker is closed. Resolves `true` when nothing
+   * is left pending. Runs on its own after outages; exposed for tests and graceful shutdown.
+   */
+  async reconcile(): Promise<boolean> {
+    if (!this.#breaker.closed) return this.#journal.pending === 0;
+    return this.#runReconcile();
+  }
+
   // ---- internals -----------------------------------------------------------------------------
 
   /** A primary answer: a hit refreshes memory with the primary's remaining TTL, a miss drops it. */
-  #accept(memoryKey: string, read: PrimaryRead | undefined, started: number): unknown {
+  #accept(key: string, memoryKey: string, read: PrimaryRead | undefined, started: number): unknown {
     if (read === undefined) {
       // The primary is the truth: an older memory copy must not outlive its deletion.
       this.#memory.delete(memoryKey);
       this.#stats.misses++;
       return undefined;
     }
-    // `started`, not now: the memory copy must die no later than the primary's.
-    this.#memory.set(memoryKey, read.value, read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs);
+    // `started`, not now: the memory copy must expire no later than the primary's.
+    const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
+    const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
+    this.#memory.set(memoryKey, read.value, expiresAt, expiresAt + staleMs);
     this.#stats.primaryHits++;
     return read.value;
   }
 
+  /** Writes the memory copy of a value being written. */
+  #remember(memoryKey: string, value: unknown, keyTtl: KeyTtl | undefined, now: number): void {
+    if (keyTtl === undefined) {
+      this.#memory.set(memoryKey, value, Number.POSITIVE_INFINITY);
+      return;
+    }
+    const expiresAt = now + keyTtl.ttlMs;
+    this.#memory.set(memoryKey, value, expiresAt, expiresAt + keyTtl.staleMs);
+  }
+
+  /** A fresh memory copy, or within stale-if-error grace an expired one (counted). */
+  #fallbackEntry(memoryKey: string): MemoryEntry | undefined {
+    let entry = this.#memory.get(memoryKey);
+    if (entry === undefined && this.#router?.hasGrace) {
+      entry = this.#memory.getStale(memoryKey);
+      if (entry !== undefined) this.#stats.staleServes++;
+    }
+    if (entry !== undefined) {
+      this.#stats.memoryHits++;
+      this.#stats.fallbackServes++;
+    }
+    return entry;
+  }
+
   #serveFromMemory(operation: Operation, memoryKey: string): unknown {
-    const entry = this.#memory.get(memoryKey);
+    const entry = this.#fallbackEntry(memoryKey);
     if (entry === undefined) {
       this.#stats.misses++;
       return undefined;
     }
-    this.#stats.memoryHits++;
-    this.#stats.fallbackServes++;
     this.emit('fallback:serve', { operation, keys: [memoryKey] });
     return entry.value;
   }
 
-  /** A write or delete that reached memory only: counted, journaled, reported per `fallbackWritesSucceed`. */
-  #degraded(operation: Operation, error: unknown, memoryKeys: string[], op: 'set' | 'delete'): boolean {
-    this.#failed(operation, error, memoryKeys);
+  /** The primary took a write or delete: it is newer than anything journaled for the key. */
+  #wrote(memoryKey: string): void {
+    if (this.#journal.size !== 0) this.#journal.forget(memoryKey);
+    this.#recent.add(memoryKey);
+  }
+
+  /** Writes or deletes that reached memory only: counted and journaled. */
+  #missed(memoryKeys: string[], op: 'set' | 'delete'): boolean {
     this.#stats.degradedWrites += memoryKeys.length;
     const at = this.#clock.now();
     for (const memoryKey of memoryKeys) this.#journal.record(memoryKey, op, at);
+    // While the breaker is closed (a server reply such as OOM, or failures below the threshold),
+    // reconcile soon; while it is open, the probe reconciles before closing.
+    if (this.#breaker.closed) this.#scheduleReconcile(0);
     return this.#fallbackWritesSucceed;
   }
 
   #failed(operation: Operation, error: unknown, keys: readonly string[]): void {
     const failure = (
-      error instanceof PrimaryTimeoutError || (error as { code?: string } | null)?.code?.startsWith?.('E_PRIMARY_')
+      (error as { code?: string } | null)?.code?.startsWith?.('E_PRIMARY_')
         ? error
         : new PrimaryUnavailableError(operation, error)
     ) as PrimaryFailure;
     this.#stats.primaryFailures++;
     if (failure.code === 'E_PRIMARY_TIMEOUT') this.#stats.timeouts++;
+    // A server reply (OOM, READONLY, NOPERM) means the primary is there: reads may still work.
+    if (failure.code !== 'E_PRIMARY_ERROR') this.#breaker.failure();
     this.emit('primary:failure', { operation, error: failure, keys });
   }
 
+  /**
+   * The breaker's probe: one round trip, restart detection, then reconciliation, all before any
+   * user call reaches the primary again. Also run once on the first connection.
+   */
+  async #probe(): Promise<boolean> {
+    try {
+      const serverId = await this.#step('probe', this.#primary.probe());
+      if (serverId !== undefined) {
+        if (this.#serverId !== undefined && serverId !== this.#serverId) this.#restarted(serverId);
+        this.#serverId = serverId;
+      }
+    } catch (error) {
+      this.#failed('probe', error, []);
+      return false;
+    }
+    for (let round = 0; round < PROBE_RECONCILE_ROUNDS && this.#journal.pending > 0; round++) {
+      if (!(await this.#runReconcile())) return this.#journal.pending === 0;
+    }
+    // Still pending after several rounds (writes keep coming): close anyway; reads of those keys
+    // are answered by memory until the background reconciliation catches up.
+    if (this.#journal.pending > 0) this.#scheduleReconcile(0);
+    return true;
+  }
+
+  /** The primary is a new process that may hold older copies of what we wrote: reconcile those. */
+  #restarted(serverId: string): void {
+    const { keys, namespaces } = this.#recent.drain();
+    const at = this.#clock.now();
+    for (const key of keys) this.#journal.record(key, 'set', at);
+    for (const namespace of namespaces) this.#journal.recordNamespace(namespace);
+    this.#stats.restarts++;
+    this.emit('primary:restart', { serverId, keys: keys.length, namespaces: namespaces.length });
+  }
+
+  /** One reconciliation at a time; resolves whether it completed. */
+  #runReconcile(): Promise<boolean> {
+    this.#reconciling ??= reconcile(
+      this.#primary,
+      this.#journal,
+      this.#memory,
+      this.#reconcileMode,
+      this.#clock,
+      this.#step,
+    )
+      .then(
+        (report) => {
+          this.#stats.reconciledKeys += report.keys;
+          this.#stats.reconciliations++;
+          this.emit('reconcile:done', report);
+          return true;
+        },
+        (error: unknown) => {
+          this.#failed('reconcile', error, []);
+          return false;
+        },
+      )
+      .finally(() => {
+        this.#reconciling = undefined;
+      });
+    return this.#reconciling;
+  }
+
+  #scheduleReconcile(delayMs: number): void {
+    if (this.#reconcileTimer !== undefined || this.#closed) return;
+    this.#reconcileTimer = this.#clock.setTimeout(() => {
+      this.#reconcileTimer = undefined;
+      if (!this.#breaker.closed || this.#journal.pending === 0) return;
+      void this.#runReconcile().then((ok) => {
+        if (this.#journal.pending > 0 && this.#breaker.closed) this.#scheduleReconcile(ok ? 0 : this.#retryMs);
+      });
+    }, delayMs);
+  }
+
+  #cancelReconcile(): void {
+    if (this.#reconcileTimer !== undefined) this.#clock.clearTimeout(this.#reconcileTimer);
+    this.#reconcileTimer = undefined;
+  }
+
+  /** The application's key: rules are written against it, not Keyv's `namespace:` prefix. */
+  #categoryOf(key: string): KeyTtl | undefined {
+    const namespace = this.#primary.namespace;
+    const appKey = namespace && key.startsWith(`${namespace}:`) ? key.slice(namespace.length + 1) : key;
+    return this.#router?.resolve(appKey);
+  }
+
   /** Explicit TTL wins (Keyv passes 0 or undefined for none); otherwise the key's category, if any. */
-  #ttlFor(key: string, ttl: number | undefined): number | undefined {
+  #ttlFor(key: string, ttl: number | undefined): KeyTtl | undefined {
     if (ttl !== undefined && ttl !== 0) {
       if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) {
         throw new InvalidOptionError('ttl', ttl, `a positive number of milliseconds for key ${quote(key)}`);
       }
-      return Math.ceil(ttl);
+      const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
+      return { ttlMs: Math.ceil(ttl), staleMs };
     }
-    if (this.#router === undefined) return undefined;
-    const namespace = this.#primary.namespace;
-    // Rules are written against the application's keys, not Keyv's `namespace:` prefix.
-    const appKey = namespace && key.startsWith(`${namespace}:`) ? key.slice(namespace.length + 1) : key;
-    return this.#router.ttlFor(appKey);
+    return this.#router === undefined ? undefined : this.#categoryOf(key);
   }
 }

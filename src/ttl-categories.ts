@@ -8,6 +8,15 @@ import { InvalidOptionError, UnknownTtlCategoryError } from './errors.js';
 export type TtlCategories<C extends string = string> = { readonly [K in C]: number };
 
 /**
+ * A category's definition: a duration, or a duration plus how much longer an expired memory copy
+ * may still be served while the primary is unavailable (stale-if-error).
+ */
+export type TtlCategoryDefinition = Duration | { readonly ttl: Duration; readonly staleIfError?: Duration };
+
+/** Stale-if-error grace per category, kept beside the table so the table stays `name: ms`. */
+const staleGrace = new WeakMap<object, Readonly<Record<string, number>>>();
+
+/**
  * Defines the TTL categories once, validating every duration.
  *
  * @example
@@ -15,18 +24,42 @@ export type TtlCategories<C extends string = string> = { readonly [K in C]: numb
  * ttl.priceMacro; // 300000
  * @throws {InvalidOptionError} naming the category whose duration is invalid.
  */
-export function defineTtlCategories<const C extends string>(definitions: Record<C, Duration>): TtlCategories<C> {
+export function defineTtlCategories<const C extends string>(
+  definitions: Record<C, TtlCategoryDefinition>,
+): TtlCategories<C> {
   if (definitions === null || typeof definitions !== 'object' || Array.isArray(definitions)) {
     throw new InvalidOptionError('defineTtlCategories(definitions)', definitions, 'an object of name: duration');
   }
   const table: Record<string, number> = {};
-  for (const [name, duration] of Object.entries<unknown>(definitions)) {
-    table[name] = toMilliseconds(duration, `ttlCategories.${name}`);
+  const grace: Record<string, number> = {};
+  for (const [name, definition] of Object.entries<unknown>(definitions)) {
+    if (definition !== null && typeof definition === 'object') {
+      const { ttl, staleIfError, ...rest } = definition as { ttl?: unknown; staleIfError?: unknown };
+      const unknown = Object.keys(rest);
+      if (unknown.length > 0) {
+        throw new InvalidOptionError(
+          `ttlCategories.${name}.${unknown[0]}`,
+          (rest as Record<string, unknown>)[unknown[0] as string],
+          'no such field (ttl, staleIfError)',
+        );
+      }
+      table[name] = toMilliseconds(ttl, `ttlCategories.${name}.ttl`);
+      if (staleIfError !== undefined) grace[name] = toMilliseconds(staleIfError, `ttlCategories.${name}.staleIfError`);
+    } else {
+      table[name] = toMilliseconds(definition, `ttlCategories.${name}`);
+    }
   }
   if (Object.keys(table).length === 0) {
     throw new InvalidOptionError('defineTtlCategories(definitions)', definitions, 'at least one category');
   }
-  return Object.freeze(table) as TtlCategories<C>;
+  const frozen = Object.freeze(table);
+  staleGrace.set(frozen, Object.freeze(grace));
+  return frozen as TtlCategories<C>;
+}
+
+/** The stale-if-error grace of each category of a table made by {@link defineTtlCategories}. */
+export function staleIfErrorOf<C extends string>(categories: TtlCategories<C>): Readonly<Partial<Record<C, number>>> {
+  return (staleGrace.get(categories) ?? {}) as Partial<Record<C, number>>;
 }
 
 /** Chooses a category for a key: its name, or `undefined` for no category. */
@@ -50,6 +83,12 @@ export interface TtlCategoryOptions<C extends string> {
   readonly rules: ReadonlyArray<TtlRule<NoInfer<C>>>;
 }
 
+/** How long a key lives, and how much longer its memory copy may serve while the primary is down. */
+export interface KeyTtl {
+  readonly ttlMs: number;
+  readonly staleMs: number;
+}
+
 interface CompiledRule {
   readonly test: (key: string) => boolean;
   readonly category: string | CategoryResolver<string>;
@@ -71,6 +110,7 @@ function globToRegExp(glob: string): RegExp {
  */
 export class TtlRouter {
   readonly #categories: Readonly<Record<string, number>>;
+  readonly #grace: Readonly<Partial<Record<string, number>>>;
   readonly #rules: readonly CompiledRule[];
   readonly #names: readonly string[];
 
@@ -96,6 +136,7 @@ export class TtlRouter {
       }
     }
     this.#categories = categories as Record<string, number>;
+    this.#grace = staleIfErrorOf(categories as TtlCategories);
     this.#names = Object.keys(categories);
     if (!Array.isArray(rules)) {
       throw new InvalidOptionError(`${optionName}.rules`, rules, 'an array of { match | prefix, category }');
@@ -126,19 +167,24 @@ export class TtlRouter {
     throw new InvalidOptionError(where, rule, 'exactly one of a non-empty `match` glob or `prefix` string');
   }
 
+  /** True when some category allows stale-if-error, so reads must look up a key's grace. */
+  get hasGrace(): boolean {
+    return Object.keys(this.#grace).length > 0;
+  }
+
   /**
-   * The TTL in ms for `key`, or `undefined` when no rule applies.
+   * The category TTL and stale-if-error grace for `key`, or `undefined` when no rule applies.
    * @throws {UnknownTtlCategoryError} when a rule's function returns a name that was never defined.
    */
-  ttlFor(key: string): number | undefined {
+  resolve(key: string): KeyTtl | undefined {
     for (const rule of this.#rules) {
       if (!rule.test(key)) continue;
       const name = typeof rule.category === 'function' ? rule.category(key) : rule.category;
       if (name === undefined) return undefined;
-      const ms = this.#categories[name];
-      if (ms === undefined)
+      const ttlMs = this.#categories[name];
+      if (ttlMs === undefined)
         throw new UnknownTtlCategoryError(name, this.#names, `the category function for key ${JSON.stringify(key)}`);
-      return ms;
+      return { ttlMs, staleMs: this.#grace[name] ?? 0 };
     }
     return undefined;
   }

@@ -1,0 +1,74 @@
+import type { MemoryTier } from '../adapters/memory-tier.js';
+import type { Clock } from './clock.js';
+import type { OutageJournal } from './journal.js';
+import type { PhysicalEntry, Primary, Step } from './primary.js';
+
+/**
+ * How keys the primary missed are made right when it is back.
+ * - `invalidate` (default): delete them from the primary. Safe with many instances writing: the
+ *   next read misses and is filled from the source, never from this instance's possibly older view.
+ * - `replay`: write this instance's newest memory value with its remaining TTL (a delete, or a value
+ *   memory no longer holds, is deleted). Keeps the cache warm; right when one instance owns the keys.
+ */
+export type ReconcileMode = 'invalidate' | 'replay';
+
+/** What one reconciliation did. */
+export interface ReconcileReport {
+  readonly mode: ReconcileMode;
+  /** Keys deleted from or written to the primary. */
+  readonly keys: number;
+  /** Namespaces invalidated whole (a `clear()` that missed, a journal overflow, a restart). */
+  readonly namespaces: number;
+  readonly durationMs: number;
+}
+
+/** Keys per round trip: large enough to be quick, small enough to stay well inside one deadline. */
+const BATCH = 500;
+
+/**
+ * Applies the journal to the primary, oldest first, in batches each bounded by the deadline. A key
+ * written again while a batch was in flight stays journaled for the next round. Throws on the first
+ * failed batch; what was settled stays settled.
+ *
+ * Ordering against late writes: the caller runs this only after a probe round trip succeeded on the
+ * same connection, so every command written before the outage (e.g. to a server that then hung)
+ * has been executed by the server before any of these.
+ */
+export async function reconcile(
+  primary: Primary,
+  journal: OutageJournal,
+  memory: MemoryTier,
+  mode: ReconcileMode,
+  clock: Clock,
+  step: Step,
+): Promise<ReconcileReport> {
+  const started = clock.now();
+  let keys = 0;
+  let namespaces = 0;
+  for (const namespace of journal.namespaces()) {
+    await primary.clear(namespace === '' ? undefined : namespace, step);
+    journal.settleNamespace(namespace);
+    namespaces++;
+  }
+  const entries = journal.snapshot();
+  for (let start = 0; start < entries.length; start += BATCH) {
+    const batch = entries.slice(start, start + BATCH);
+    const toDelete: string[] = [];
+    const toWrite: PhysicalEntry[] = [];
+    const now = clock.now();
+    for (const [physicalKey, entry] of batch) {
+      const copy = mode === 'replay' && entry.op === 'set' ? memory.get(physicalKey) : undefined;
+      if (copy === undefined) {
+        toDelete.push(physicalKey);
+      } else {
+        const ttlMs = Number.isFinite(copy.expiresAt) ? Math.max(1, Math.floor(copy.expiresAt - now)) : undefined;
+        toWrite.push({ physicalKey, value: copy.value, ttlMs });
+      }
+    }
+    if (toDelete.length > 0) await step('reconcile', primary.invalidate(toDelete));
+    if (toWrite.length > 0) await step('reconcile', primary.restore(toWrite));
+    for (const [physicalKey, entry] of batch) journal.settle(physicalKey, entry.at);
+    keys += batch.length;
+  }
+  return { mode, keys, namespaces, durationMs: clock.now() - started };
+}
