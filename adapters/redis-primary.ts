@@ -142,6 +142,13 @@ export class RedisPrimary implements Primary {
     this.#client.connect().catch((error: unknown) => this.#transition('down', error));
   }
 
+  reconnect(): void {
+    if (this.#closed) return;
+    if (this.#client.isOpen) this.#client.destroy();
+    this.#transition('down');
+    this.#client.connect().catch((error: unknown) => this.#transition('down', error));
+  }
+
   get namespace(): string | undefined {
     return this.#adapter.namespace;
   }

@@ -60,6 +60,11 @@ export interface Primary {
   iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void>;
   /** Starts connecting in the background, if the primary connects at all. Never blocks, never throws. */
   connect?(): void;
+  /**
+   * Drops the connection and connects anew: for a connection that stays open but answers nothing
+   * (a peer that vanished without a reset), which no socket event will ever report.
+   */
+  reconnect?(): void;
   disconnect(): Promise<void>;
   /** Called by the primary when its connection goes up or down. */
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;

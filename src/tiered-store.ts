@@ -52,6 +52,13 @@ function isKeyvStore(value: object): value is KeyvStoreAdapter {
 const PROBE_RECONCILE_ROUNDS = 5;
 
 /**
+ * Probes that time out in a row on a connection the client still believes open before it is
+ * dropped and made anew. Not the first: a hung server that resumes answers on the old connection,
+ * in order, which is what orders reconciliation after writes already on the wire.
+ */
+const PROBE_TIMEOUTS_BEFORE_RECONNECT = 2;
+
+/**
  * A Keyv storage adapter over a primary (Redis, shared, the source of truth) and a bounded
  * in-process fallback. It keeps answering when the primary dies or hangs: every primary call has
  * a deadline, a circuit breaker stops calling a primary that is down, no method rejects because
@@ -86,6 +93,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   /** The single reconciliation in flight, if any. */
   #reconciling: Promise<boolean> | undefined;
   #reconcileTimer: unknown;
+  #probeTimeouts = 0;
   #closed = false;
   /** Bound once: the deadline, handed to multi-round-trip primary operations. */
   readonly #step = <T>(operation: string, promise: Promise<T>): Promise<T> =>
@@ -603,8 +611,16 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       }
     } catch (error) {
       this.#failed('probe', error, []);
+      if (
+        (error as { code?: string }).code === 'E_PRIMARY_TIMEOUT' &&
+        ++this.#probeTimeouts >= PROBE_TIMEOUTS_BEFORE_RECONNECT
+      ) {
+        this.#probeTimeouts = 0;
+        this.#primary.reconnect?.();
+      }
       return false;
     }
+    this.#probeTimeouts = 0;
     for (let round = 0; round < PROBE_RECONCILE_ROUNDS && this.#journal.pending > 0; round++) {
       if (!(await this.#runReconcile())) return this.#journal.pending === 0;
     }
