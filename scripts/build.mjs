@@ -2,7 +2,7 @@
 // external), and declarations from tsc. Bundling keeps `require()` users on Node 20 < 20.19 working
 // without shipping two trees of files.
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 rmSync('dist', { recursive: true, force: true });
@@ -10,3 +10,7 @@ const common = { entryPoints: ['src/index.ts'], bundle: true, platform: 'node', 
 await build({ ...common, format: 'esm', outfile: 'dist/index.js' });
 await build({ ...common, format: 'cjs', outfile: 'dist/index.cjs' });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+// The same declarations for `require()` users: under a CommonJS package scope TypeScript reads
+// them as CommonJS, instead of reporting that an ES module cannot be required.
+cpSync('dist/types', 'dist/types-cjs', { recursive: true });
+writeFileSync('dist/types-cjs/package.json', '{ "type": "commonjs" }\n');
