@@ -1,4 +1,5 @@
 import type { KeyvStoreAdapter } from 'keyv';
+import { envelopeTtl } from '../src/envelope.js';
 import { PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
 import type {
   PhysicalEntry,
@@ -9,24 +10,6 @@ import type {
   Step,
 } from '../src/primary.js';
 import { NAMESPACE_SEPARATOR } from './memory-tier.js';
-
-const envelopeExpires = /"expires":(\d+)\}$/;
-
-/**
- * Remaining TTL of a value in Keyv's envelope `{ value, expires }` (serialized or not). Other
- * stores do not tell how long they keep a key; Keyv's own expiry is the best bound there is.
- */
-function ttlFromEnvelope(value: unknown): number | undefined {
-  let expires: number | undefined;
-  if (typeof value === 'string') {
-    const match = envelopeExpires.exec(value);
-    if (match) expires = Number(match[1]);
-  } else if (value !== null && typeof value === 'object') {
-    const candidate = (value as { expires?: unknown }).expires;
-    if (typeof candidate === 'number') expires = candidate;
-  }
-  return expires === undefined ? undefined : Math.max(0, expires - Date.now());
-}
 
 /**
  * Any Keyv storage adapter as the primary (SQLite, Postgres, Mongo, another TieredStore...).
@@ -61,7 +44,7 @@ export class KeyvStorePrimary implements Primary {
 
   async get(key: string): Promise<PrimaryRead | undefined> {
     const value = await this.#store.get(key);
-    return value === undefined || value === null ? undefined : { value, ttlMs: ttlFromEnvelope(value) };
+    return value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value, Date.now()) };
   }
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
@@ -69,7 +52,7 @@ export class KeyvStorePrimary implements Primary {
       ? await this.#store.getMany([...keys])
       : await Promise.all(keys.map((key) => this.#store.get(key)));
     return values.map((value) =>
-      value === undefined || value === null ? undefined : { value, ttlMs: ttlFromEnvelope(value) },
+      value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value, Date.now()) },
     );
   }
 

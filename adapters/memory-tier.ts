@@ -40,6 +40,15 @@ export interface MemoryEntry {
   readonly staleUntil: number;
   /** Clock time the copy was last written or confirmed by the primary. */
   readonly refreshedAt: number;
+  /** True until the primary has said how long the copy lives: it is kept but never served. */
+  readonly ttlPending: boolean;
+}
+
+/** The tier's own view of an entry: the expiry is filled in when a pending TTL arrives. */
+interface StoredEntry extends MemoryEntry {
+  expiresAt: number;
+  staleUntil: number;
+  ttlPending: boolean;
 }
 
 function defaultSizeOf(value: unknown, key: string): number {
@@ -67,7 +76,7 @@ export const NAMESPACE_SEPARATOR = '::';
  * clock drives deadlines and TTLs and an entry's expiry can be copied from the primary exactly.
  */
 export class MemoryTier {
-  readonly #lru: LRUCache<string, MemoryEntry>;
+  readonly #lru: LRUCache<string, StoredEntry>;
   readonly #clock: Clock;
   readonly #sizeOf: ((value: unknown, key: string) => number) | undefined;
   readonly #maxEntrySize: number;
@@ -100,7 +109,7 @@ export class MemoryTier {
     // Sizes are only computed when something bounds them: counting bytes costs a pass over objects.
     this.#sizeOf =
       maxSize !== undefined || Number.isFinite(maxEntrySize) ? (options.sizeOf ?? defaultSizeOf) : undefined;
-    this.#lru = new LRUCache<string, MemoryEntry>({
+    this.#lru = new LRUCache<string, StoredEntry>({
       max,
       ...(maxSize === undefined ? {} : { maxSize }),
       disposeAfter: (_value, _key, reason) => {
@@ -112,7 +121,7 @@ export class MemoryTier {
   /** The copy of `key` if it has not expired; a copy past its stale-if-error grace is dropped. */
   get(key: string): MemoryEntry | undefined {
     const entry = this.#lru.get(key);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || entry.ttlPending) return undefined;
     const now = this.#clock.now();
     if (entry.expiresAt > now) return entry;
     this.#dropIfDead(key, entry, now);
@@ -122,7 +131,7 @@ export class MemoryTier {
   /** The copy of `key` if it has expired but is within its stale-if-error grace. */
   getStale(key: string): MemoryEntry | undefined {
     const entry = this.#lru.peek(key);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || entry.ttlPending) return undefined;
     const now = this.#clock.now();
     if (entry.expiresAt <= now && entry.staleUntil > now) return entry;
     this.#dropIfDead(key, entry, now);
@@ -136,30 +145,48 @@ export class MemoryTier {
   }
 
   /**
-   * Stores a copy that dies at `expiresAt`. Returns `false` when the value is over `maxEntrySize`:
-   * then any older copy is dropped too, so that memory can never serve a value the primary replaced.
+   * Stores a copy that expires at `expiresAt` (`undefined`: not known yet, see {@link expire}).
+   * Returns the stored entry, or `undefined` when the value is over `maxEntrySize`: then any older
+   * copy is dropped too, so that memory can never serve a value the primary replaced.
    */
-  set(key: string, value: unknown, expiresAt: number, staleUntil: number = expiresAt): boolean {
+  set(key: string, value: unknown, expiresAt: number | undefined, staleUntil = expiresAt): MemoryEntry | undefined {
     const now = this.#clock.now();
-    const entry: MemoryEntry = { value, expiresAt, staleUntil, refreshedAt: now };
+    const pending = expiresAt === undefined;
+    const entry: StoredEntry = {
+      value,
+      expiresAt: pending ? now : expiresAt,
+      staleUntil: pending ? now : (staleUntil as number),
+      refreshedAt: now,
+      ttlPending: pending,
+    };
     if (this.#sizeOf === undefined) {
       this.#lru.set(key, entry);
-      return true;
+      return entry;
     }
     const size = Math.max(1, Math.ceil(this.#sizeOf(value, key)));
     if (size > this.#maxEntrySize) {
       this.#lru.delete(key);
       this.#oversize++;
-      return false;
+      return undefined;
     }
     this.#lru.set(key, entry, this.#boundsBytes ? { size } : undefined);
-    return true;
+    return entry;
+  }
+
+  /** Gives a copy stored with a pending TTL its expiry, unless a newer copy replaced it meanwhile. */
+  expire(key: string, entry: MemoryEntry, expiresAt: number, staleUntil = expiresAt): void {
+    const stored = this.#lru.peek(key);
+    if (stored !== entry) return;
+    stored.expiresAt = expiresAt;
+    stored.staleUntil = staleUntil;
+    stored.ttlPending = false;
   }
 
   delete(key: string): boolean {
     const entry = this.#lru.peek(key);
+    if (entry === undefined) return false;
     this.#lru.delete(key);
-    return entry !== undefined && entry.expiresAt > this.#clock.now();
+    return !entry.ttlPending && entry.expiresAt > this.#clock.now();
   }
 
   /**
@@ -178,7 +205,7 @@ export class MemoryTier {
   *entries(prefix: string | undefined): Generator<[string, MemoryEntry]> {
     const now = this.#clock.now();
     for (const [key, entry] of this.#lru.entries()) {
-      if (entry.expiresAt <= now) continue;
+      if (entry.ttlPending || entry.expiresAt <= now) continue;
       if (prefix === undefined ? key.includes(NAMESPACE_SEPARATOR) : !key.startsWith(prefix)) continue;
       yield [key, entry];
     }

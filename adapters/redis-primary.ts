@@ -1,5 +1,6 @@
 import type KeyvRedis from '@keyv/redis';
 import { createClient } from '@keyv/redis';
+import { envelopeTtl } from '../src/envelope.js';
 import { PrimaryAuthError, PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
 import { redactUrl } from '../src/options.js';
 import type {
@@ -99,6 +100,7 @@ export class RedisPrimary implements Primary {
   readonly #client: AnyRedisClient;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
   readonly #safeUrl: string;
+  #prefix = '';
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
   #state: PrimaryConnectionState | undefined;
   #closed = false;
@@ -115,6 +117,7 @@ export class RedisPrimary implements Primary {
    */
   constructor(adapter: KeyvRedis<unknown>) {
     this.#adapter = adapter;
+    this.namespace = adapter.namespace;
     this.#safeUrl = redactUrl(String((adapter.client as { options?: { url?: string } }).options?.url ?? 'redis'));
     this.#client = adapter.client;
     adapter.throwOnErrors = true;
@@ -155,6 +158,7 @@ export class RedisPrimary implements Primary {
 
   set namespace(value: string | undefined) {
     this.#adapter.namespace = value;
+    this.#prefix = value ? `${value}${this.#adapter.keyPrefixSeparator}` : '';
   }
 
   /** The underlying `KeyvRedis`. */
@@ -162,8 +166,9 @@ export class RedisPrimary implements Primary {
     return this.#adapter;
   }
 
+  /** The `@keyv/redis` layout, `namespace::key`, with the prefix computed once per namespace. */
   physicalKey(key: string): string {
-    return this.#adapter.createKeyPrefix(key, this.#adapter.namespace);
+    return this.#prefix + key;
   }
 
   #transition(state: PrimaryConnectionState, rawError?: unknown): void {
@@ -195,39 +200,48 @@ export class RedisPrimary implements Primary {
   }
 
   async get(key: string): Promise<PrimaryRead | undefined> {
-    const client = await this.#ready('get');
-    const physical = this.physicalKey(key);
+    const client = this.#isReady() ? this.#client : await this.#ready('get');
+    const physical = this.#prefix + key;
+    let value: string | null;
     try {
-      // Issued in the same tick, node-redis writes both in one round trip.
-      const [value, pttl] = await Promise.all([client.get(physical), client.pTTL(physical)]);
-      if (value === null || pttl === -2) return undefined;
-      return { value, ttlMs: remainingTtl(pttl) };
+      value = (await client.get(physical)) as string | null;
     } catch (error) {
       throw classify('get', error);
     }
+    if (value === null) return undefined;
+    return this.#read(client, physical, value);
   }
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
-    const client = await this.#ready('getMany');
-    const physical = keys.map((key) => this.physicalKey(key));
+    const client = this.#isReady() ? this.#client : await this.#ready('getMany');
+    let values: unknown[];
     try {
-      // @keyv/redis batches MGET per cluster slot; PTTLs are pipelined beside it.
-      const [values, pttls] = await Promise.all([
-        this.#adapter.getMany([...keys]),
-        Promise.all(physical.map((key) => client.pTTL(key))),
-      ]);
-      return values.map((value: unknown, index: number) => {
-        const pttl = pttls[index] ?? -2;
-        if (value === undefined || value === null || pttl === -2) return undefined;
-        return { value, ttlMs: remainingTtl(pttl) };
-      });
+      // @keyv/redis batches MGET per cluster slot.
+      values = await this.#adapter.getMany([...keys]);
     } catch (error) {
       throw classify('getMany', error);
     }
+    return values.map((value, i) =>
+      value === undefined || value === null ? undefined : this.#read(client, this.#prefix + keys[i], value),
+    );
+  }
+
+  /**
+   * The TTL comes from Keyv's envelope when it has one (Keyv enforces the same timestamp on every
+   * read); otherwise a `PTTL` follows in the background, so reads of such keys pay no extra round
+   * trip and the memory copy becomes servable when Redis has said how long it lives.
+   */
+  #read(client: AnyRedisClient, physical: string, value: unknown): PrimaryRead {
+    const ttlMs = envelopeTtl(value, Date.now());
+    if (ttlMs !== undefined) return { value, ttlMs };
+    const ttlLater = client.pTTL(physical).then((pttl: number) => (pttl === -2 ? 0 : remainingTtl(pttl)));
+    // Observed here so that a caller that has no use for it cannot leave an unhandled rejection.
+    ttlLater.catch(() => {});
+    return { value, ttlMs: undefined, ttlLater };
   }
 
   async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
-    const client = await this.#ready('set');
+    const client = this.#isReady() ? this.#client : await this.#ready('set');
     try {
       await (ttlMs === undefined
         ? client.set(this.physicalKey(key), value as string)
@@ -249,7 +263,7 @@ export class RedisPrimary implements Primary {
   }
 
   async delete(key: string): Promise<boolean> {
-    const client = await this.#ready('delete');
+    const client = this.#isReady() ? this.#client : await this.#ready('delete');
     try {
       return (await client.unlink(this.physicalKey(key))) > 0;
     } catch (error) {
@@ -267,7 +281,7 @@ export class RedisPrimary implements Primary {
   }
 
   async has(key: string): Promise<boolean> {
-    const client = await this.#ready('has');
+    const client = this.#isReady() ? this.#client : await this.#ready('has');
     try {
       return (await client.exists(this.physicalKey(key))) === 1;
     } catch (error) {

@@ -7,8 +7,13 @@
 /** A value read from the primary and how long the primary will keep it. */
 export interface PrimaryRead {
   readonly value: unknown;
-  /** Remaining TTL in ms as the primary reported it; `undefined` when the entry does not expire. */
+  /** Remaining TTL in ms; `undefined` when the entry does not expire (or, with `ttlLater`, not known yet). */
   readonly ttlMs: number | undefined;
+  /**
+   * When the remaining TTL was not known with the value: resolves it (`undefined` for none). Until
+   * it does, the memory copy is kept but not served, so that it can never outlive the primary's.
+   */
+  readonly ttlLater?: Promise<number | undefined>;
 }
 
 /** One entry of a batch write, key as the caller gave it (the primary applies the namespace). */

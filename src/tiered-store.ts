@@ -526,10 +526,24 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#stats.misses++;
       return undefined;
     }
-    // `started`, not now: the memory copy must expire no later than the primary's.
-    const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
     const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
-    this.#memory.set(memoryKey, read.value, expiresAt, expiresAt + staleMs);
+    // `started`, not now: the memory copy must expire no later than the primary's.
+    if (read.ttlLater === undefined) {
+      const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
+      this.#memory.set(memoryKey, read.value, expiresAt, expiresAt + staleMs);
+    } else {
+      const entry = this.#memory.set(memoryKey, read.value, undefined);
+      if (entry !== undefined) {
+        read.ttlLater.then(
+          (ttlMs) => {
+            const expiresAt = ttlMs === undefined ? Number.POSITIVE_INFINITY : started + ttlMs;
+            this.#memory.expire(memoryKey, entry, expiresAt, expiresAt + staleMs);
+          },
+          // Unknown TTL: the copy stays unservable and is replaced by the next read or write.
+          () => {},
+        );
+      }
+    }
     this.#stats.primaryHits++;
     return read.value;
   }

@@ -37,10 +37,25 @@ describe('MemoryTier bounds (injected clock)', () => {
 
   it('refuses an oversize value and drops the older copy it would have replaced', () => {
     const tier = new MemoryTier({ maxEntrySize: 50, clock: new ManualClock() });
-    expect(tier.set('k', 'small', Number.POSITIVE_INFINITY)).toBe(true);
-    expect(tier.set('k', 'x'.repeat(100), Number.POSITIVE_INFINITY)).toBe(false);
+    expect(tier.set('k', 'small', Number.POSITIVE_INFINITY)).toBeDefined();
+    expect(tier.set('k', 'x'.repeat(100), Number.POSITIVE_INFINITY)).toBeUndefined();
     expect(tier.get('k')).toBeUndefined();
     expect(tier.oversize).toBe(1);
+  });
+
+  it('keeps a copy with a pending TTL unservable until its expiry arrives, unless replaced', () => {
+    const clock = new ManualClock();
+    const tier = new MemoryTier({ clock });
+    const pending = tier.set('k', 'v', undefined);
+    expect(tier.get('k')).toBeUndefined();
+    expect(tier.size).toBe(1);
+    tier.expire('k', pending as NonNullable<typeof pending>, clock.now() + 1_000);
+    expect(tier.get('k')?.value).toBe('v');
+    const stale = tier.set('k', 'old', undefined);
+    tier.set('k', 'new', clock.now() + 5_000);
+    tier.expire('k', stale as NonNullable<typeof stale>, clock.now() + 1);
+    clock.advance(10);
+    expect(tier.get('k')?.value).toBe('new');
   });
 
   it('clears one namespace, or only the keys without one', () => {

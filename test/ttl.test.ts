@@ -130,13 +130,31 @@ describe('TTL categories applied by rule, against a real redis-server', () => {
     await admin.set(physical, JSON.stringify({ value: 'from-elsewhere', expires: null }), { PX: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(await keyv.get('step:1')).toBe('from-elsewhere');
+    // No `expires` in the envelope (a TTL set outside Keyv's): the copy waits for Redis's PTTL.
+    for (let i = 0; i < 100 && store.fallback.get(physical) === undefined; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    const memoryExpiry = store.fallback.get(physical)?.expiresAt ?? Number.POSITIVE_INFINITY;
     const sent = performance.now();
     const remaining = await admin.pTTL(physical);
-    const memoryExpiry = store.fallback.get(physical)?.expiresAt ?? Number.POSITIVE_INFINITY;
-    // Redis's copy dies at (the moment it computed PTTL) + remaining >= sent + remaining.
-    expect(memoryExpiry).toBeLessThanOrEqual(sent + remaining + 1);
+    const received = performance.now();
+    // Redis's copy dies at (the moment it computed PTTL) + remaining, which is before
+    // received + remaining: the memory copy must die no later than that.
+    expect(memoryExpiry).toBeLessThanOrEqual(received + remaining + 1);
     // And it follows the remaining TTL, not the original 5 s.
     expect(memoryExpiry).toBeLessThan(sent + 4_990);
+  });
+
+  it("takes a memory copy's expiry from Keyv's envelope, never later than the envelope says", async () => {
+    const { store, keyv } = make();
+    const physical = 'keyv::keyv:step:2';
+    const expires = Date.now() + 4_000;
+    await admin.set(physical, JSON.stringify({ value: { nested: { expires: 1 } }, expires }), { PX: 4_000 });
+    const before = performance.now();
+    expect(await keyv.get('step:2')).toEqual({ nested: { expires: 1 } });
+    const entry = store.fallback.get(physical);
+    expect(entry).toBeDefined();
+    expect(entry?.expiresAt).toBeLessThanOrEqual(before + (expires - Date.now()) + 50);
+    expect(entry?.expiresAt).toBeGreaterThan(before + 3_000);
   });
 
   it('fails at runtime with a clear error when a category function returns an unknown name', async () => {
@@ -198,6 +216,10 @@ describe('memory-first staleness is bounded by memoryTtlMs (injected clock)', ()
     clock.advance(1);
     expect(await keyvA.get('shared')).toBe('v2');
     expect(a.stats().hits).toEqual({ primary: 1, memory: 2 });
+    // Written without a TTL, so the envelope has none: the copy serves once Redis's PTTL is in.
+    for (let i = 0; i < 100 && a.fallback.get('keyv::keyv:shared') === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     // Confirmed by the primary: memory answers again for the next 500 ms.
     expect(await keyvA.get('shared')).toBe('v2');
     expect(a.stats().hits).toEqual({ primary: 1, memory: 3 });

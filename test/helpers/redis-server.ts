@@ -89,7 +89,7 @@ export class RedisServer {
     if (!child) return;
     this.#child = undefined;
     if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGCONT');
+      // SIGKILL alone, even for a stopped process: a SIGCONT first would let it answer what it holds.
       child.kill('SIGKILL');
       await once(child, 'exit');
     }
