@@ -1,0 +1,84 @@
+import { Keyv } from 'keyv';
+import { TieredStore, type TieredStoreOptions } from '../../src/index.js';
+import { freePort, OwnedRedis } from './redis.js';
+import { circuitStateOf, type Subject, waitForEvent } from './subjects.js';
+
+/** A TieredStore under Keyv, as an application uses it (default serializer unless told otherwise). */
+export function tieredKeyv(
+  options: TieredStoreOptions,
+  namespace: string,
+  serialize = true,
+): { keyv: Keyv; store: TieredStore } {
+  const store = new TieredStore(options);
+  const keyv = new Keyv({ store, namespace });
+  if (!serialize) {
+    keyv.serialize = undefined;
+    keyv.deserialize = undefined;
+  }
+  return { keyv, store };
+}
+
+/** Counters that tell a call which did not get a Redis answer; read loosely, src/ is still changing. */
+const HEALTH_COUNTERS = ['timeouts', 'primaryFailures', 'shortCircuits', 'fallbackServes'] as const;
+
+export function storeHealth(store: TieredStore): Record<string, number> {
+  const stats = store.stats() as unknown as Record<string, unknown>;
+  const health: Record<string, number> = {};
+  for (const name of HEALTH_COUNTERS) if (typeof stats[name] === 'number') health[name] = stats[name];
+  return health;
+}
+
+export function keyvSubject(name: string, keyv: Keyv, note?: string): Subject {
+  const store = keyv.store as unknown;
+  return {
+    name,
+    role: 'keyv-failsafe',
+    ...(note === undefined ? {} : { note }),
+    ...(store instanceof TieredStore ? { health: () => storeHealth(store) } : {}),
+    get: (key) => keyv.get(key),
+    set: (key, value) => keyv.set(key, value),
+    close: () => keyv.disconnect(),
+  };
+}
+
+/** A Redis URL nothing listens on: the store's first connection attempt is refused at once. */
+export async function refusedUrl(): Promise<string> {
+  return `redis://127.0.0.1:${await freePort()}`;
+}
+
+/**
+ * A TieredStore whose Redis goes away after the preload: a server of our own, killed (the breaker
+ * opens on that once it exists), or without redis-server a port that refuses connections.
+ */
+export async function tieredWithRedisDown(
+  canStartRedis: boolean,
+  namespace: string,
+  extra: Partial<TieredStoreOptions> = {},
+): Promise<Subject & { store: TieredStore }> {
+  const victim = canStartRedis ? await OwnedRedis.start() : undefined;
+  const { keyv, store } = tieredKeyv({ ...extra, primary: victim?.url ?? (await refusedUrl()) }, namespace);
+  const subject: Subject & { store: TieredStore } = {
+    ...keyvSubject('TieredStore, Redis down', keyv),
+    store,
+    async afterPreload() {
+      if (victim === undefined) {
+        subject.note = `Redis refused (never started); circuit: ${circuitStateOf(store)}`;
+        return;
+      }
+      const down = waitForEvent(
+        store as unknown as NodeJS.EventEmitter,
+        'primary:connection',
+        (event) => (event as { state?: string }).state === 'down',
+        2_000,
+      );
+      await victim.kill();
+      const noticed = await down;
+      subject.note = `Redis killed${noticed ? '' : ' (no down event within 2 s)'}; circuit: ${circuitStateOf(store)}`;
+    },
+    async close() {
+      await keyv.disconnect();
+      await victim?.kill();
+    },
+  };
+  return subject;
+}
