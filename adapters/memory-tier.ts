@@ -19,9 +19,9 @@ export interface MemoryTierOptions {
    */
   readonly maxEntrySize?: number;
   /**
-   * Size of a value in bytes. The default is exact for Buffers and typed arrays, counts a string by
-   * its length (UTF-16 code units, which is its byte length for the ASCII JSON Keyv writes), and
-   * falls back to the length of `JSON.stringify` for other values.
+   * Size of an entry in bytes. The default counts a string by its length (its byte length for the
+   * ASCII JSON Keyv writes), Buffers and typed arrays exactly, other values by the length of
+   * `JSON.stringify`, plus the key and {@link ENTRY_OVERHEAD_BYTES} for the entry's own bookkeeping.
    */
   readonly sizeOf?: (value: unknown, key: string) => number;
   /** Time source; share it with the store. */
@@ -51,11 +51,19 @@ interface StoredEntry extends MemoryEntry {
   ttlPending: boolean;
 }
 
+/**
+ * Heap bytes an entry costs beyond its key and value: the entry object, lru-cache's bookkeeping and
+ * the string headers. Measured on Node 20 with 100,000 entries of flat strings (100 B and 1 KB
+ * values alike): 227 bytes. Counted so that `maxSize` bounds the heap, not just the payloads.
+ */
+export const ENTRY_OVERHEAD_BYTES = 230;
+
 function defaultSizeOf(value: unknown, key: string): number {
-  if (typeof value === 'string') return value.length + key.length;
-  if (ArrayBuffer.isView(value)) return value.byteLength + key.length;
-  if (value instanceof ArrayBuffer) return value.byteLength + key.length;
-  return (JSON.stringify(value)?.length ?? 8) + key.length;
+  const overhead = key.length + ENTRY_OVERHEAD_BYTES;
+  if (typeof value === 'string') return value.length + overhead;
+  if (ArrayBuffer.isView(value)) return value.byteLength + overhead;
+  if (value instanceof ArrayBuffer) return value.byteLength + overhead;
+  return (JSON.stringify(value)?.length ?? 8) + overhead;
 }
 
 function positiveInteger(value: unknown, option: string): number {
@@ -149,7 +157,14 @@ export class MemoryTier {
    * Returns the stored entry, or `undefined` when the value is over `maxEntrySize`: then any older
    * copy is dropped too, so that memory can never serve a value the primary replaced.
    */
-  set(key: string, value: unknown, expiresAt: number | undefined, staleUntil = expiresAt): MemoryEntry | undefined {
+  set(
+    key: string,
+    value: unknown,
+    expiresAt: number | undefined,
+    staleUntil = expiresAt,
+    /** The value's size when the caller already knows it (its serialized length), saving `sizeOf`. */
+    sizeHint?: number,
+  ): MemoryEntry | undefined {
     const now = this.#clock.now();
     const pending = expiresAt === undefined;
     const entry: StoredEntry = {
@@ -163,7 +178,10 @@ export class MemoryTier {
       this.#lru.set(key, entry);
       return entry;
     }
-    const size = Math.max(1, Math.ceil(this.#sizeOf(value, key)));
+    const size = Math.max(
+      1,
+      Math.ceil(sizeHint === undefined ? this.#sizeOf(value, key) : sizeHint + key.length + ENTRY_OVERHEAD_BYTES),
+    );
     if (size > this.#maxEntrySize) {
       this.#lru.delete(key);
       this.#oversize++;

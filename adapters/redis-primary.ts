@@ -1,6 +1,6 @@
 import type KeyvRedis from '@keyv/redis';
 import { createClient } from '@keyv/redis';
-import { envelopeTtl } from '../src/envelope.js';
+import { envelopeTtl, isKeyvEnvelope } from '../src/envelope.js';
 import { PrimaryAuthError, PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
 import { redactUrl } from '../src/options.js';
 import type {
@@ -228,16 +228,14 @@ export class RedisPrimary implements Primary {
 
   /**
    * The TTL comes from Keyv's envelope when it has one (Keyv enforces the same timestamp on every
-   * read); otherwise a `PTTL` follows in the background, so reads of such keys pay no extra round
-   * trip and the memory copy becomes servable when Redis has said how long it lives.
+   * read); otherwise the store may ask for a `PTTL`, sent after the value so the read pays no extra
+   * round trip.
    */
   #read(client: AnyRedisClient, physical: string, value: unknown): PrimaryRead {
     const ttlMs = envelopeTtl(value, Date.now());
     if (ttlMs !== undefined) return { value, ttlMs };
-    const ttlLater = client.pTTL(physical).then((pttl: number) => (pttl === -2 ? 0 : remainingTtl(pttl)));
-    // Observed here so that a caller that has no use for it cannot leave an unhandled rejection.
-    ttlLater.catch(() => {});
-    return { value, ttlMs: undefined, ttlLater };
+    const fetchTtl = () => client.pTTL(physical).then((pttl: number) => (pttl === -2 ? 0 : remainingTtl(pttl)));
+    return { value, ttlMs: undefined, fetchTtl, untimedEnvelope: isKeyvEnvelope(value) };
   }
 
   async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {

@@ -33,3 +33,10 @@ export function envelopeTtl(value: unknown, now: number): number | undefined {
   }
   return expires === undefined ? undefined : Math.max(0, expires - now);
 }
+
+/** True for a value in Keyv's default serialized form, `{"value":…}`. */
+export function isKeyvEnvelope(value: unknown): boolean {
+  return typeof value === 'string'
+    ? value.startsWith('{"value":')
+    : value !== null && typeof value === 'object' && 'value' in value;
+}

@@ -1,4 +1,4 @@
-export { type MemoryEntry, MemoryTier, type MemoryTierOptions } from '../adapters/memory-tier.js';
+export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from '../adapters/memory-tier.js';
 export { type Clock, systemClock } from './clock.js';
 export type { Duration } from './duration.js';
 export {

@@ -80,6 +80,14 @@ export interface TieredStoreOptions<C extends string = string> {
    * @default 'invalidate'
    */
   readonly reconcile?: ReconcileMode;
+  /**
+   * `keyv`: Keyv serializes, the store keeps strings. `store`: for Keyv created with
+   * `serialize: undefined, deserialize: undefined`, the store writes Keyv's format to the primary
+   * itself and keeps deeply frozen objects in memory, so a memory hit costs no parsing. Values read
+   * back are then frozen: copy before changing one.
+   * @default 'keyv'
+   */
+  readonly serialization?: 'keyv' | 'store';
   /** When the circuit breaker opens and how it probes; see {@link BreakerOptions} for defaults. */
   readonly breaker?: Partial<BreakerOptions>;
   /** Namespace, as Keyv's `namespace`; Keyv sets it on the store itself. */
@@ -100,6 +108,7 @@ export interface ResolvedOptions {
   readonly fallbackWritesSucceed: boolean;
   readonly journalMaxKeys: number;
   readonly reconcile: ReconcileMode;
+  readonly serialization: 'keyv' | 'store';
   readonly breaker: BreakerOptions;
   readonly clock: Clock;
 }
@@ -138,6 +147,7 @@ const knownOptions = new Set([
   'fallbackWritesSucceed',
   'journalMaxKeys',
   'reconcile',
+  'serialization',
   'breaker',
   'namespace',
   'clock',
@@ -182,6 +192,10 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
   if (reconcile !== 'invalidate' && reconcile !== 'replay') {
     throw new InvalidOptionError('reconcile', reconcile, "'invalidate' or 'replay'");
   }
+  const serialization = options.serialization ?? 'keyv';
+  if (serialization !== 'keyv' && serialization !== 'store') {
+    throw new InvalidOptionError('serialization', serialization, "'keyv' or 'store'");
+  }
   if (options.namespace !== undefined && typeof options.namespace !== 'string') {
     throw new InvalidOptionError('namespace', options.namespace, 'a string');
   }
@@ -196,6 +210,7 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
     fallbackWritesSucceed: boolean(options.fallbackWritesSucceed, 'fallbackWritesSucceed', false),
     journalMaxKeys: positive(options.journalMaxKeys, 'journalMaxKeys', 10_000),
     reconcile,
+    serialization,
     breaker: resolveBreaker(options.breaker),
     clock,
   };

@@ -7,13 +7,19 @@
 /** A value read from the primary and how long the primary will keep it. */
 export interface PrimaryRead {
   readonly value: unknown;
-  /** Remaining TTL in ms; `undefined` when the entry does not expire (or, with `ttlLater`, not known yet). */
+  /** Remaining TTL in ms; `undefined` when the entry does not expire (or, with `fetchTtl`, is not known). */
   readonly ttlMs: number | undefined;
   /**
-   * When the remaining TTL was not known with the value: resolves it (`undefined` for none). Until
-   * it does, the memory copy is kept but not served, so that it can never outlive the primary's.
+   * Present when the value did not say how long it lives: asks the primary (`undefined` for no
+   * expiry). Until it answers, the memory copy is kept but not served, so that it can never outlive
+   * the primary's.
    */
-  readonly ttlLater?: Promise<number | undefined>;
+  readonly fetchTtl?: () => Promise<number | undefined>;
+  /**
+   * True when the value is Keyv's envelope without `expires`: Keyv wrote it without a TTL, so
+   * only a TTL the store itself applied (a TTL category) can make the primary expire it.
+   */
+  readonly untimedEnvelope?: boolean;
 }
 
 /** One entry of a batch write, key as the caller gave it (the primary applies the namespace). */

@@ -41,6 +41,8 @@ export async function reconcile(
   mode: ReconcileMode,
   clock: Clock,
   step: Step,
+  /** Turns a memory value back into the primary's form (`serialization: 'store'` keeps objects). */
+  encode: (value: unknown) => unknown = (value) => value,
 ): Promise<ReconcileReport> {
   const started = clock.now();
   let keys = 0;
@@ -62,7 +64,7 @@ export async function reconcile(
         toDelete.push(physicalKey);
       } else {
         const ttlMs = Number.isFinite(copy.expiresAt) ? Math.max(1, Math.floor(copy.expiresAt - now)) : undefined;
-        toWrite.push({ physicalKey, value: copy.value, ttlMs });
+        toWrite.push({ physicalKey, value: encode(copy.value), ttlMs });
       }
     }
     if (toDelete.length > 0) await step('reconcile', primary.invalidate(toDelete));

@@ -6,6 +6,7 @@ import { type MemoryEntry, MemoryTier, NAMESPACE_SEPARATOR } from '../adapters/m
 import { createFailFastClient, RedisPrimary } from '../adapters/redis-primary.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
+import { type Codec, keyvCodec } from './codec.js';
 import { withDeadline } from './deadline.js';
 import {
   InvalidOptionError,
@@ -88,6 +89,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   readonly #fallbackWritesSucceed: boolean;
   readonly #reconcileMode: ReconcileMode;
   readonly #retryMs: number;
+  /** Set with `serialization: 'store'`: values are encoded for the primary, frozen objects in memory. */
+  readonly #codec: Codec | undefined;
   /** The primary's identity (Redis `run_id`) as last seen; a change means it restarted. */
   #serverId: string | undefined;
   /** The single reconciliation in flight, if any. */
@@ -110,6 +113,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#fallbackWritesSucceed = resolved.fallbackWritesSucceed;
     this.#reconcileMode = resolved.reconcile;
     this.#retryMs = resolved.breaker.cooldownMs;
+    this.#codec = resolved.serialization === 'store' ? keyvCodec : undefined;
     this.#journal = new OutageJournal(resolved.journalMaxKeys);
     this.#recent = new RecentWrites(resolved.journalMaxKeys);
     this.#router = options.ttl === undefined ? undefined : new TtlRouter(options.ttl, 'ttl');
@@ -369,7 +373,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
         }
         if (step.done) return;
         yielded = true;
-        yield step.value;
+        yield this.#codec === undefined ? step.value : [step.value[0], this.#codec.decode(step.value[1])];
       }
     } finally {
       // Stops the primary's SCAN when the consumer breaks out; a hung server must not hold us.
@@ -390,13 +394,13 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     const keyTtl = this.#ttlFor(key, ttl);
     const memoryKey = this.#primary.physicalKey(key);
-    this.#remember(memoryKey, value, keyTtl, this.#clock.now());
+    const raw = this.#remember(memoryKey, value, keyTtl, this.#clock.now());
     if (!this.#breaker.closed) {
       this.#stats.shortCircuits++;
       return this.#missed([memoryKey], 'set');
     }
     try {
-      await this.#step('set', this.#primary.set(key, value, keyTtl?.ttlMs));
+      await this.#step('set', this.#primary.set(key, raw, keyTtl?.ttlMs));
     } catch (error) {
       this.#failed('set', error, [memoryKey]);
       return this.#missed([memoryKey], 'set');
@@ -413,8 +417,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       const keyTtl = this.#ttlFor(key, ttl);
       const memoryKey = this.#primary.physicalKey(key);
       memoryKeys.push(memoryKey);
-      this.#remember(memoryKey, value, keyTtl, now);
-      return { key, value, ttlMs: keyTtl?.ttlMs };
+      return { key, value: this.#remember(memoryKey, value, keyTtl, now), ttlMs: keyTtl?.ttlMs };
     });
     let ok = true;
     if (!this.#breaker.closed) {
@@ -527,14 +530,21 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       return undefined;
     }
     const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
+    const codec = this.#codec;
+    const value = codec === undefined ? read.value : codec.decode(read.value);
+    const sizeHint = codec !== undefined && typeof read.value === 'string' ? read.value.length : undefined;
     // `started`, not now: the memory copy must expire no later than the primary's.
-    if (read.ttlLater === undefined) {
+    const fetchTtl = read.fetchTtl;
+    if (fetchTtl === undefined || (read.untimedEnvelope === true && this.#categoryOf(key) === undefined)) {
+      // Known TTL, or Keyv's envelope without one on a key no category gives one: it never expires.
       const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
-      this.#memory.set(memoryKey, read.value, expiresAt, expiresAt + staleMs);
+      this.#memory.set(memoryKey, value, expiresAt, expiresAt + staleMs, sizeHint);
     } else {
-      const entry = this.#memory.set(memoryKey, read.value, undefined);
+      // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
+      // the copy unservable until it answers.
+      const entry = this.#memory.set(memoryKey, value, undefined, undefined, sizeHint);
       if (entry !== undefined) {
-        read.ttlLater.then(
+        fetchTtl().then(
           (ttlMs) => {
             const expiresAt = ttlMs === undefined ? Number.POSITIVE_INFINITY : started + ttlMs;
             this.#memory.expire(memoryKey, entry, expiresAt, expiresAt + staleMs);
@@ -545,17 +555,24 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       }
     }
     this.#stats.primaryHits++;
-    return read.value;
+    return value;
   }
 
-  /** Writes the memory copy of a value being written. */
-  #remember(memoryKey: string, value: unknown, keyTtl: KeyTtl | undefined, now: number): void {
-    if (keyTtl === undefined) {
-      this.#memory.set(memoryKey, value, Number.POSITIVE_INFINITY);
-      return;
+  /** Writes the memory copy of a value being written; returns the value in the primary's form. */
+  #remember(memoryKey: string, value: unknown, keyTtl: KeyTtl | undefined, now: number): unknown {
+    let raw = value;
+    let copy = value;
+    let sizeHint: number | undefined;
+    if (this.#codec !== undefined && typeof value !== 'string') {
+      // The memory copy is what a read from the primary would return: parsed from the same bytes.
+      const encoded = this.#codec.encode(value);
+      raw = encoded;
+      copy = this.#codec.decode(encoded);
+      sizeHint = encoded.length;
     }
-    const expiresAt = now + keyTtl.ttlMs;
-    this.#memory.set(memoryKey, value, expiresAt, expiresAt + keyTtl.staleMs);
+    const expiresAt = keyTtl === undefined ? Number.POSITIVE_INFINITY : now + keyTtl.ttlMs;
+    this.#memory.set(memoryKey, copy, expiresAt, expiresAt + (keyTtl?.staleMs ?? 0), sizeHint);
+    return raw;
   }
 
   /** A fresh memory copy, or within stale-if-error grace an expired one (counted). */
@@ -663,6 +680,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#reconcileMode,
       this.#clock,
       this.#step,
+      this.#codec?.encode,
     )
       .then(
         (report) => {

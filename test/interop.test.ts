@@ -101,3 +101,73 @@ describe('interop with plain @keyv/redis, cache-manager and cacheable', () => {
     expect(list.filter((client) => client.name === 'pool-probe')).toHaveLength(1);
   });
 });
+
+describe("serialization: 'store' (objects in memory, Keyv's format in Redis)", () => {
+  let server: RedisServer;
+  const open: Array<{ disconnect(): Promise<void> }> = [];
+  const off = { serialize: undefined, deserialize: undefined } as unknown as ConstructorParameters<typeof Keyv>[0];
+
+  beforeAll(async () => {
+    server = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await Promise.all(open.map((s) => s.disconnect().catch(() => {})));
+    await server.stop();
+  });
+
+  function fast(): { store: TieredStore; keyv: Keyv } {
+    const store = new TieredStore({ primary: server.url, serialization: 'store', readPolicy: 'memory-first' });
+    open.push(store);
+    return { store, keyv: new Keyv({ store, ...off }) };
+  }
+  function plain(): Keyv {
+    const store = new KeyvRedis(server.url);
+    open.push(store);
+    return new Keyv({ store });
+  }
+
+  it('writes what plain Keyv + @keyv/redis reads, and reads what it writes', async () => {
+    const { keyv } = fast();
+    await keyv.set('obj:a', { price: 42, tags: ['x'], raw: Buffer.from('hi') }, 60_000);
+    const read = (await plain().get('obj:a')) as { price: number; tags: string[]; raw: Buffer };
+    expect(read.price).toBe(42);
+    expect(read.tags).toEqual(['x']);
+    expect(Buffer.isBuffer(read.raw) && read.raw.toString()).toBe('hi');
+    await plain().set('obj:b', { from: 'plain' }, 60_000);
+    expect(await fast().keyv.get('obj:b')).toEqual({ from: 'plain' });
+  });
+
+  it('hands out the same frozen object on every memory hit: no parsing, no shared mutation', async () => {
+    const { store, keyv } = fast();
+    const original = { nested: { n: 1 }, list: [1, 2] };
+    await keyv.set('obj:frozen', original, 60_000);
+    // The caller's own object is left alone; the cached copy is a separate, frozen one.
+    expect(Object.isFrozen(original)).toBe(false);
+    const first = (await keyv.get('obj:frozen')) as typeof original;
+    const second = await keyv.get('obj:frozen');
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.nested) && Object.isFrozen(first.list)).toBe(true);
+    expect(() => {
+      first.nested.n = 2;
+    }).toThrow(TypeError);
+    expect(store.stats().hits.memory).toBe(2);
+  });
+
+  it('keeps Redis in Keyv format through reconciliation by replay', async () => {
+    const store = new TieredStore({
+      primary: server.url,
+      serialization: 'store',
+      reconcile: 'replay',
+      reconnectMaxDelayMs: 50,
+    });
+    open.push(store);
+    const keyv = new Keyv({ store, ...off });
+    await keyv.set('obj:warm', 1);
+    await server.kill();
+    await keyv.set('obj:replayed', { during: 'outage' }, 60_000);
+    const closed = new Promise<void>((resolve) => store.on('circuit:state', (e) => e.to === 'closed' && resolve()));
+    await server.restart();
+    await closed;
+    expect(await plain().get('obj:replayed')).toEqual({ during: 'outage' });
+  });
+});

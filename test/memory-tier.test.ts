@@ -1,6 +1,6 @@
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryTier, TieredStore } from '../src/index.js';
+import { ENTRY_OVERHEAD_BYTES, MemoryTier, TieredStore } from '../src/index.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { RedisServer } from './helpers/redis-server.js';
 
@@ -16,10 +16,10 @@ describe('MemoryTier bounds (injected clock)', () => {
     expect(tier.evictions).toBe(1);
   });
 
-  it('keeps total bytes under maxSize', () => {
-    const tier = new MemoryTier({ max: 1_000, maxSize: 1_000, clock: new ManualClock() });
-    for (let i = 0; i < 100; i++) tier.set(`k${i}`, 'x'.repeat(97), Number.POSITIVE_INFINITY);
-    expect(tier.calculatedSize).toBeLessThanOrEqual(1_000);
+  it('keeps total bytes under maxSize, counting the bookkeeping of each entry too', () => {
+    const tier = new MemoryTier({ max: 1_000, maxSize: 10 * (100 + ENTRY_OVERHEAD_BYTES), clock: new ManualClock() });
+    for (let i = 0; i < 100; i++) tier.set(`k${i}`.padEnd(3, '_'), 'x'.repeat(97), Number.POSITIVE_INFINITY);
+    expect(tier.calculatedSize).toBeLessThanOrEqual(10 * (100 + ENTRY_OVERHEAD_BYTES));
     expect(tier.size).toBe(10);
     expect(tier.evictions).toBe(90);
   });
@@ -36,7 +36,7 @@ describe('MemoryTier bounds (injected clock)', () => {
   });
 
   it('refuses an oversize value and drops the older copy it would have replaced', () => {
-    const tier = new MemoryTier({ maxEntrySize: 50, clock: new ManualClock() });
+    const tier = new MemoryTier({ maxEntrySize: ENTRY_OVERHEAD_BYTES + 50, clock: new ManualClock() });
     expect(tier.set('k', 'small', Number.POSITIVE_INFINITY)).toBeDefined();
     expect(tier.set('k', 'x'.repeat(100), Number.POSITIVE_INFINITY)).toBeUndefined();
     expect(tier.get('k')).toBeUndefined();
@@ -79,7 +79,7 @@ describe('oversize entries with a real redis-server', () => {
   });
 
   it('go to the primary only, are counted, and never leave an older copy to serve', async () => {
-    const store = new TieredStore({ primary: server.url, fallback: { maxEntrySize: 200 } });
+    const store = new TieredStore({ primary: server.url, fallback: { maxEntrySize: ENTRY_OVERHEAD_BYTES + 200 } });
     const keyv = new Keyv({ store });
     expect(await keyv.set('big', 'small')).toBe(true);
     const big = 'x'.repeat(1_000);

@@ -124,15 +124,17 @@ describe('TTL categories applied by rule, against a real redis-server', () => {
     expect(await pttl('price:crypto:ADA')).toBeLessThanOrEqual(2_000);
   });
 
-  it('keeps a memory copy read from Redis dying no later than the Redis copy', async () => {
+  it('keeps a memory copy read from Redis dying no later than the Redis copy (category TTL: asks PTTL)', async () => {
     const { store, keyv } = make();
-    const physical = 'keyv::keyv:step:1';
-    await admin.set(physical, JSON.stringify({ value: 'from-elsewhere', expires: null }), { PX: 5_000 });
+    // As another instance writes a category key: Keyv's envelope has no `expires`, Redis has PX.
+    const physical = 'keyv::keyv:price:crypto:DOT';
+    await admin.set(physical, JSON.stringify({ value: 'from-elsewhere' }), { PX: 5_000 });
     await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(await keyv.get('step:1')).toBe('from-elsewhere');
-    // No `expires` in the envelope (a TTL set outside Keyv's): the copy waits for Redis's PTTL.
-    for (let i = 0; i < 100 && store.fallback.get(physical) === undefined; i++)
-      await new Promise((r) => setTimeout(r, 5));
+    expect(await keyv.get('price:crypto:DOT')).toBe('from-elsewhere');
+    // Not servable until Redis's PTTL is in.
+    for (let i = 0; i < 100 && store.fallback.get(physical) === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
     const memoryExpiry = store.fallback.get(physical)?.expiresAt ?? Number.POSITIVE_INFINITY;
     const sent = performance.now();
     const remaining = await admin.pTTL(physical);
@@ -140,8 +142,17 @@ describe('TTL categories applied by rule, against a real redis-server', () => {
     // Redis's copy dies at (the moment it computed PTTL) + remaining, which is before
     // received + remaining: the memory copy must die no later than that.
     expect(memoryExpiry).toBeLessThanOrEqual(received + remaining + 1);
-    // And it follows the remaining TTL, not the original 5 s.
+    // And it follows the remaining TTL, not the original 5 s nor the category's 30 s.
     expect(memoryExpiry).toBeLessThan(sent + 4_990);
+  });
+
+  it('trusts an envelope without `expires` on a key no category covers: Keyv wrote it without a TTL', async () => {
+    const { store, keyv } = make();
+    await keyv.set('plain:forever', 'x');
+    store.fallback.delete('keyv::keyv:plain:forever');
+    expect(await keyv.get('plain:forever')).toBe('x');
+    // Servable at once, no PTTL needed.
+    expect(store.fallback.get('keyv::keyv:plain:forever')?.expiresAt).toBe(Number.POSITIVE_INFINITY);
   });
 
   it("takes a memory copy's expiry from Keyv's envelope, never later than the envelope says", async () => {
