@@ -86,9 +86,9 @@ export function headlines(rows: readonly Row[], findings: Findings, payloads: re
       vsNeighbours('TieredStore memory-first'),
     ],
     [
-      'same, serialize-off what-if',
+      "same, with serialization: 'store'",
       '≥ 5× with a faster mode',
-      vsNeighbours('TieredStore memory-first, serialize off (what-if)'),
+      vsNeighbours("TieredStore memory-first, serialization: 'store'"),
     ],
     ['primary-first get p50 ÷ Keyv + @keyv/redis (sequential)', '≤ 1.05×', redis('redis get', 'sequential', 'p50Us')],
     [
