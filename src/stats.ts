@@ -50,19 +50,4 @@ export class Stats {
   reconciledKeys = 0;
   reconciliations = 0;
   restarts = 0;
-
-  reset(): void {
-    this.primaryHits = 0;
-    this.memoryHits = 0;
-    this.misses = 0;
-    this.primaryFailures = 0;
-    this.timeouts = 0;
-    this.fallbackServes = 0;
-    this.degradedWrites = 0;
-    this.shortCircuits = 0;
-    this.staleServes = 0;
-    this.reconciledKeys = 0;
-    this.reconciliations = 0;
-    this.restarts = 0;
-  }
 }
