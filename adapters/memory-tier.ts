@@ -88,6 +88,8 @@ export class MemoryTier {
   readonly #clock: Clock;
   readonly #sizeOf: ((value: unknown, key: string) => number) | undefined;
   readonly #maxEntrySize: number;
+  readonly #max: number;
+  readonly #maxSize: number | undefined;
   /** lru-cache accepts a per-entry size only when it bounds bytes itself. */
   readonly #boundsBytes: boolean;
   #evictions = 0;
@@ -113,6 +115,8 @@ export class MemoryTier {
     }
     this.#clock = options.clock ?? systemClock;
     this.#maxEntrySize = maxEntrySize;
+    this.#max = max;
+    this.#maxSize = maxSize;
     this.#boundsBytes = maxSize !== undefined;
     // Sizes are only computed when something bounds them: counting bytes costs a pass over objects.
     this.#sizeOf =
@@ -227,6 +231,16 @@ export class MemoryTier {
       if (prefix === undefined ? key.includes(NAMESPACE_SEPARATOR) : !key.startsWith(prefix)) continue;
       yield [key, entry];
     }
+  }
+
+  /** Most entries held (`max`). */
+  get max(): number {
+    return this.#max;
+  }
+
+  /** Most bytes held (`maxSize`), if bounded. */
+  get maxSize(): number | undefined {
+    return this.#maxSize;
   }
 
   /** Entries held, expired ones not yet dropped included. */

@@ -362,6 +362,39 @@ export class RedisPrimary implements Primary {
     }
   }
 
+  async *scan(pattern: string, count: number): AsyncGenerator<string[], void> {
+    await this.#ready('scan');
+    try {
+      for (const node of await this.#adapter.getMasterNodes()) {
+        let cursor = '0';
+        do {
+          const reply = await node.scan(cursor, { MATCH: pattern, COUNT: count, TYPE: 'string' });
+          cursor = String(reply.cursor);
+          if (reply.keys.length > 0) yield reply.keys;
+        } while (cursor !== '0');
+      }
+    } catch (error) {
+      throw classify('scan', error);
+    }
+  }
+
+  async readPhysical(physicalKeys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
+    const client = this.#isReady() ? this.#client : await this.#ready('readPhysical');
+    try {
+      // GETs and PTTLs issued in one tick: one round trip, and per key, so a cluster routes each.
+      const [values, pttls] = await Promise.all([
+        Promise.all(physicalKeys.map((key) => client.get(key) as Promise<string | null>)),
+        Promise.all(physicalKeys.map((key) => client.pTTL(key))),
+      ]);
+      return values.map((value, i) => {
+        const pttl = pttls[i] ?? -2;
+        return value === null || pttl === -2 ? undefined : { value, ttlMs: remainingTtl(pttl) };
+      });
+    } catch (error) {
+      throw classify('readPhysical', error);
+    }
+  }
+
   async *iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void> {
     await this.#ready('iterator');
     try {

@@ -2,6 +2,7 @@ import type { CircuitState, TransitionReason } from './circuit-breaker.js';
 import type { PrimaryFailure } from './errors.js';
 import type { PrimaryConnectionState } from './primary.js';
 import type { ReconcileReport } from './reconciler.js';
+import type { WarmProgressEvent } from './warm.js';
 
 /** Every store operation that can reach the primary. */
 export type Operation =
@@ -17,7 +18,8 @@ export type Operation =
   | 'iterator'
   | 'disconnect'
   | 'probe'
-  | 'reconcile';
+  | 'reconcile'
+  | 'warm';
 
 /** Payload of `primary:failure`: one failed primary call, counted once. */
 export interface PrimaryFailureEvent {
@@ -69,6 +71,7 @@ export interface TieredStoreEvents {
   'primary:restart': [PrimaryRestartEvent];
   'circuit:state': [CircuitStateEvent];
   'reconcile:done': [ReconcileReport];
+  'warm:progress': [WarmProgressEvent];
   /** Declared because Keyv subscribes to it; never emitted by the store. */
   error: [unknown];
 }

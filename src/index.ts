@@ -1,8 +1,10 @@
 export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from '../adapters/memory-tier.js';
+export type { BreakerOptions, CircuitState, TransitionReason } from './circuit-breaker.js';
 export { type Clock, systemClock } from './clock.js';
 export type { Duration } from './duration.js';
 export {
   InvalidOptionError,
+  PrimaryAuthError,
   PrimaryCommandError,
   type PrimaryFailure,
   PrimaryTimeoutError,
@@ -12,13 +14,16 @@ export {
   UnknownTtlCategoryError,
 } from './errors.js';
 export type {
+  CircuitStateEvent,
   FallbackServeEvent,
   Operation,
   PrimaryConnectionEvent,
   PrimaryFailureEvent,
+  PrimaryRestartEvent,
   TieredStoreEvents,
 } from './events.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, type ReadPolicy, type TieredStoreOptions } from './options.js';
+export type { ReconcileMode, ReconcileReport } from './reconciler.js';
 export type { TieredStoreStats } from './stats.js';
 export { TieredStore, type TieredStoreEntry } from './tiered-store.js';
 export {
@@ -28,3 +33,4 @@ export {
   type TtlCategoryOptions,
   type TtlRule,
 } from './ttl-categories.js';
+export type { WarmEntry, WarmLoader, WarmOptions, WarmProgressEvent, WarmReport } from './warm.js';

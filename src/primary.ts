@@ -69,6 +69,13 @@ export interface Primary {
   /** Writes physical keys with their remaining TTL (reconciliation in `replay` mode). */
   restore(entries: readonly PhysicalEntry[]): Promise<void>;
   iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void>;
+  /**
+   * Physical keys matching a glob, a batch per round trip (`SCAN`, never `KEYS`), for warming the
+   * memory tier. Optional: a primary without it cannot warm from itself.
+   */
+  scan?(pattern: string, count: number): AsyncGenerator<string[], void>;
+  /** Values and remaining TTLs of physical keys, in one round trip. Optional, with `scan`. */
+  readPhysical?(physicalKeys: readonly string[]): Promise<Array<PrimaryRead | undefined>>;
   /** Starts connecting in the background, if the primary connects at all. Never blocks, never throws. */
   connect?(): void;
   /**

@@ -23,6 +23,14 @@ import { RecentWrites } from './recent-writes.js';
 import { type ReconcileMode, reconcile } from './reconciler.js';
 import { Stats, type TieredStoreStats } from './stats.js';
 import { type KeyTtl, TtlRouter } from './ttl-categories.js';
+import {
+  type WarmContext,
+  type WarmLoader,
+  type WarmOptions,
+  type WarmReport,
+  warmFromLoader,
+  warmFromPrimary,
+} from './warm.js';
 
 /** An entry of `setMany`, as Keyv passes it. */
 export interface TieredStoreEntry {
@@ -508,6 +516,41 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     } catch (error) {
       this.#failed('disconnect', error, []);
     }
+  }
+
+  /**
+   * Fills the memory tier: from the primary (`SCAN` + batched reads with each key's remaining TTL)
+   * for keys matching `match`, or from a loader function (memory only: e.g. a snapshot from the
+   * database at startup while Redis is down). Bounded by the tier's size, cancellable with
+   * `signal`, yielding to normal traffic between batches; emits `warm:progress`. Never rejects for
+   * an outage: it stops, and says why.
+   *
+   * @example
+   * await store.warm({ match: 'price:*', limit: 5_000 });
+   * await store.warm(async function* () { for (const row of await db.prices()) yield { key: `price:${row.symbol}`, value: row, ttl: 30_000 }; });
+   */
+  async warm(source: WarmOptions | WarmLoader = {}, options: WarmOptions = {}): Promise<WarmReport> {
+    const namespace = this.#primary.namespace;
+    // Keyv prefixes every key with `namespace:` before the store sees it.
+    const keyvKey = (appKey: string) => (namespace ? `${namespace}:${appKey}` : appKey);
+    const context: WarmContext = {
+      primary: this.#primary,
+      memory: this.#memory,
+      clock: this.#clock,
+      step: this.#step,
+      codec: this.#codec,
+      physicalOf: (appKey) => this.#primary.physicalKey(keyvKey(appKey)),
+      patternOf: (glob) => this.#primary.physicalKey(keyvKey(glob)),
+      primaryUsable: () => this.#breaker.closed && !this.#closed,
+      onProgress: (event) => this.emit('warm:progress', event),
+    };
+    if (typeof source !== 'function') return warmFromPrimary(context, source);
+    const codec = this.#codec;
+    return warmFromLoader(context, source, options, (value, ttlMs) => {
+      // The envelope Keyv would have written for this value.
+      const raw = keyvCodec.encode({ value, expires: ttlMs === undefined ? undefined : Date.now() + ttlMs });
+      return codec === undefined ? raw : codec.decode(raw);
+    });
   }
 
   /**
