@@ -62,10 +62,17 @@ const PROBE_RECONCILE_ROUNDS = 5;
 
 /**
  * Probes that time out in a row on a connection the client still believes open before it is
- * dropped and made anew. Not the first: a hung server that resumes answers on the old connection,
- * in order, which is what orders reconciliation after writes already on the wire.
+ * dropped and made anew (with the default cooldowns, about 7 s into a hang). Not sooner: a hung
+ * server that resumes answers on the old connection, in order, which is what orders reconciliation
+ * after writes already on the wire; a new connection loses that order.
  */
-const PROBE_TIMEOUTS_BEFORE_RECONNECT = 2;
+const PROBE_TIMEOUTS_BEFORE_RECONNECT = 3;
+
+/**
+ * Delay before reconciling writes the primary refused while the breaker stays closed (OOM, an
+ * ACL): failures within it are reconciled in one batch instead of one round trip each.
+ */
+const RECONCILE_COALESCE_MS = 20;
 
 /**
  * A Keyv storage adapter over a primary (Redis, shared, the source of truth) and a bounded
@@ -655,7 +662,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     for (const memoryKey of memoryKeys) this.#journal.record(memoryKey, op, at);
     // While the breaker is closed (a server reply such as OOM, or failures below the threshold),
     // reconcile soon; while it is open, the probe reconciles before closing.
-    if (this.#breaker.closed) this.#scheduleReconcile(0);
+    if (this.#breaker.closed) this.#scheduleReconcile(RECONCILE_COALESCE_MS);
     return this.#fallbackWritesSucceed;
   }
 
@@ -677,20 +684,28 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
    * user call reaches the primary again. Also run once on the first connection.
    */
   async #probe(): Promise<boolean> {
+    const probe = this.#primary.probe();
     try {
-      const serverId = await this.#step('probe', this.#primary.probe());
+      const serverId = await this.#step('probe', probe);
       if (serverId !== undefined) {
         if (this.#serverId !== undefined && serverId !== this.#serverId) this.#restarted(serverId);
         this.#serverId = serverId;
       }
     } catch (error) {
       this.#failed('probe', error, []);
-      if (
-        (error as { code?: string }).code === 'E_PRIMARY_TIMEOUT' &&
-        ++this.#probeTimeouts >= PROBE_TIMEOUTS_BEFORE_RECONNECT
-      ) {
-        this.#probeTimeouts = 0;
-        this.#primary.reconnect?.();
+      if ((error as { code?: string }).code === 'E_PRIMARY_TIMEOUT') {
+        // A hung server that resumes answers this probe late: that is the moment it is back, so
+        // probe again at once instead of waiting out the cooldown (the connection never dropped).
+        probe.then(
+          () => {
+            if (!this.#closed) this.#breaker.connectionBack();
+          },
+          () => {},
+        );
+        if (++this.#probeTimeouts >= PROBE_TIMEOUTS_BEFORE_RECONNECT) {
+          this.#probeTimeouts = 0;
+          this.#primary.reconnect?.();
+        }
       }
       return false;
     }

@@ -158,15 +158,19 @@ describe('chaos: a real redis-server failing under concurrent load', () => {
 
   it('hung (SIGSTOP) mid-load, resumed (SIGCONT): writes already on the wire land late, reconciliation wins', async () => {
     const server = await startServer();
-    const h = harness(server.url);
+    // A cooldown long enough that waiting it out would show: recovery must come from the resume.
+    const h = harness(server.url, { breaker: { cooldownMs: 1_000, maxCooldownMs: 2_000 } });
     h.load.start();
     await sleep(200);
     server.hang();
-    await sleep(700);
+    await sleep(2_000);
     expect(h.store.circuitState).not.toBe('closed');
     expect(h.store.stats().timeouts).toBeGreaterThan(0);
+    const resumedAt = performance.now();
     server.resume();
     await closed(h.store);
+    // The late answer to a timed-out probe says the server is back: no waiting out the cooldown.
+    expect(performance.now() - resumedAt).toBeLessThan(250);
     await sleep(200);
     expect(h.store.stats().reconciled.keys).toBeGreaterThan(0);
     await expectSafe(h);
