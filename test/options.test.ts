@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, MemoryTier, TieredStore } from '../src/index.js';
+import { redactUrl } from '../src/options.js';
 
 const url = 'redis://127.0.0.1:1';
 
@@ -57,5 +58,18 @@ describe('bad options fail at construction, naming the option and quoting the va
     expect(a.fallback).toBe(tier);
     expect(b.fallback).toBe(tier);
     await Promise.all([a.disconnect(), b.disconnect()]);
+  });
+});
+
+describe('redactUrl', () => {
+  it.each([
+    ['redis://:s3cret@host:6379', 'redis://:***@host:6379'],
+    ['redis://user:s3cret@host:6379/2', 'redis://user:***@host:6379/2'],
+    ['redis://:wr@ng-pass@host:6379', 'redis://:***@host:6379'],
+    ['rediss://u:p/a:ss@host', 'rediss://u:***@host'],
+    ['redis://host:6379', 'redis://host:6379'],
+    ['redis://user@host', 'redis://user@host'],
+  ])('%s -> %s', (url, safe) => {
+    expect(redactUrl(url)).toBe(safe);
   });
 });
