@@ -9,6 +9,21 @@ rmSync('dist', { recursive: true, force: true });
 const common = { entryPoints: ['src/index.ts'], bundle: true, platform: 'node', target: 'node20', packages: 'external', sourcemap: true };
 await build({ ...common, format: 'esm', outfile: 'dist/index.js' });
 await build({ ...common, format: 'cjs', outfile: 'dist/index.cjs' });
+// Exporters: entry points of their own, so that their optional peer dependencies (prom-client,
+// @opentelemetry/api) are loaded only by those who import them.
+for (const exporter of ['prometheus', 'opentelemetry']) {
+  const entry = { ...common, entryPoints: [`adapters/${exporter}.ts`] };
+  await build({ ...entry, format: 'esm', outfile: `dist/${exporter}.js` });
+  await build({ ...entry, format: 'cjs', outfile: `dist/${exporter}.cjs` });
+}
+// The operator's CLI (`npx keyv-failsafe`), ESM with a shebang.
+await build({
+  ...common,
+  entryPoints: ['cli/index.ts'],
+  format: 'esm',
+  outfile: 'dist/cli.js',
+  banner: { js: '#!/usr/bin/env node' },
+});
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 // The same declarations for `require()` users: under a CommonJS package scope TypeScript reads
 // them as CommonJS, instead of reporting that an ES module cannot be required.

@@ -75,3 +75,18 @@ export interface TieredStoreEvents {
   /** Declared because Keyv subscribes to it; never emitted by the store. */
   error: [unknown];
 }
+
+/**
+ * Which path answered a call: `primary` (the primary answered), `memory` (a `memory-first` hit),
+ * `fallback` (memory answered because the primary failed or had not been reconciled) or
+ * `breaker-open` (memory answered without trying the primary).
+ */
+export type LatencyPath = 'primary' | 'memory' | 'fallback' | 'breaker-open';
+
+/** The operations whose latency observers receive. */
+export type ObservedOperation = 'get' | 'set' | 'delete';
+
+/** Receives per-call latencies; see `TieredStore.observe`. Must be cheap: it runs on every call. */
+export interface StoreObserver {
+  latency(operation: ObservedOperation, path: LatencyPath, seconds: number): void;
+}

@@ -15,7 +15,7 @@ import {
   PrimaryUnavailableError,
   quote,
 } from './errors.js';
-import type { Operation, TieredStoreEvents } from './events.js';
+import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
 import { type ReadPolicy, redactUrl, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary, PrimaryRead } from './primary.js';
@@ -113,6 +113,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   #reconcileTimer: unknown;
   #probeTimeouts = 0;
   #closed = false;
+  /** Replaced, never mutated, so a call iterates a stable list. */
+  #observers: readonly StoreObserver[] = [];
   /** Bound once: the deadline, handed to multi-round-trip primary operations. */
   readonly #step = <T>(operation: string, promise: Promise<T>): Promise<T> =>
     withDeadline(promise, this.#timeoutMs, this.#clock, () => new PrimaryTimeoutError(operation, this.#timeoutMs));
@@ -236,30 +238,33 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   // ---- reads ---------------------------------------------------------------------------------
 
   async get(key: string): Promise<unknown> {
+    const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const memoryKey = this.#primary.physicalKey(key);
     if (this.#memoryFirst) {
       const entry = this.#memory.get(memoryKey);
       if (entry !== undefined && this.#clock.now() - entry.refreshedAt < this.#memoryTtlMs) {
         this.#stats.memoryHits++;
-        return entry.value;
+        return this.#observed('get', 'memory', t0, entry.value);
       }
     }
     if (!this.#breaker.closed) {
       this.#stats.shortCircuits++;
-      return this.#serveFromMemory('get', memoryKey);
+      return this.#observed('get', 'breaker-open', t0, this.#serveFromMemory('get', memoryKey));
     }
     // The primary holds an older copy until reconciled: memory has this instance's newest.
-    if (this.#journal.size !== 0 && this.#journal.has(memoryKey)) return this.#serveFromMemory('get', memoryKey);
+    if (this.#journal.size !== 0 && this.#journal.has(memoryKey)) {
+      return this.#observed('get', 'fallback', t0, this.#serveFromMemory('get', memoryKey));
+    }
     const started = this.#clock.now();
     let read: PrimaryRead | undefined;
     try {
       read = await this.#step('get', this.#primary.get(key));
     } catch (error) {
       this.#failed('get', error, [memoryKey]);
-      return this.#serveFromMemory('get', memoryKey);
+      return this.#observed('get', 'fallback', t0, this.#serveFromMemory('get', memoryKey));
     }
     this.#breaker.success();
-    return this.#accept(key, memoryKey, read, started);
+    return this.#observed('get', 'primary', t0, this.#accept(key, memoryKey, read, started));
   }
 
   async getMany(keys: string[]): Promise<unknown[]> {
@@ -407,22 +412,23 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   // ---- writes --------------------------------------------------------------------------------
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
+    const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const keyTtl = this.#ttlFor(key, ttl);
     const memoryKey = this.#primary.physicalKey(key);
     const raw = this.#remember(memoryKey, value, keyTtl, this.#clock.now());
     if (!this.#breaker.closed) {
       this.#stats.shortCircuits++;
-      return this.#missed([memoryKey], 'set');
+      return this.#observed('set', 'breaker-open', t0, this.#missed([memoryKey], 'set'));
     }
     try {
       await this.#step('set', this.#primary.set(key, raw, keyTtl?.ttlMs));
     } catch (error) {
       this.#failed('set', error, [memoryKey]);
-      return this.#missed([memoryKey], 'set');
+      return this.#observed('set', 'fallback', t0, this.#missed([memoryKey], 'set'));
     }
     this.#breaker.success();
     this.#wrote(memoryKey);
-    return true;
+    return this.#observed('set', 'primary', t0, true);
   }
 
   async setMany(entries: TieredStoreEntry[]): Promise<boolean[]> {
@@ -452,12 +458,13 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   }
 
   async delete(key: string): Promise<boolean> {
+    const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const memoryKey = this.#primary.physicalKey(key);
     const inMemory = this.#memory.delete(memoryKey);
     if (!this.#breaker.closed) {
       this.#stats.shortCircuits++;
       this.#missed([memoryKey], 'delete');
-      return inMemory;
+      return this.#observed('delete', 'breaker-open', t0, inMemory);
     }
     let deleted: boolean;
     try {
@@ -465,11 +472,11 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     } catch (error) {
       this.#failed('delete', error, [memoryKey]);
       this.#missed([memoryKey], 'delete');
-      return inMemory;
+      return this.#observed('delete', 'fallback', t0, inMemory);
     }
     this.#breaker.success();
     this.#wrote(memoryKey);
-    return deleted;
+    return this.#observed('delete', 'primary', t0, deleted);
   }
 
   async deleteMany(keys: string[]): Promise<boolean> {
@@ -569,7 +576,29 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     return this.#runReconcile();
   }
 
+  /**
+   * Receives the latency of every `get`, `set` and `delete` with the path that answered it, for
+   * exporters and dashboards. Nothing is timed while no observer is attached. Returns a function
+   * that detaches it.
+   */
+  observe(observer: StoreObserver): () => void {
+    this.#observers = [...this.#observers, observer];
+    return () => {
+      this.#observers = this.#observers.filter((o) => o !== observer);
+    };
+  }
+
   // ---- internals -----------------------------------------------------------------------------
+
+  /** Reports a call's latency to the observers, if any, and passes its result through. */
+  #observed<T>(operation: ObservedOperation, path: LatencyPath, t0: number, result: T): T {
+    const observers = this.#observers;
+    if (observers.length !== 0) {
+      const seconds = (this.#clock.now() - t0) / 1000;
+      for (const observer of observers) observer.latency(operation, path, seconds);
+    }
+    return result;
+  }
 
   /** A primary answer: a hit refreshes memory with the primary's remaining TTL, a miss drops it. */
   #accept(key: string, memoryKey: string, read: PrimaryRead | undefined, started: number): unknown {
