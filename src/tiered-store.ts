@@ -7,7 +7,7 @@ import { createFailFastClient, RedisPrimary } from '../adapters/redis-primary.js
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { type Codec, keyvCodec } from './codec.js';
-import { withDeadline } from './deadline.js';
+import { Deadlines } from './deadline.js';
 import {
   InvalidOptionError,
   type PrimaryFailure,
@@ -115,9 +115,10 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   #closed = false;
   /** Replaced, never mutated, so a call iterates a stable list. */
   #observers: readonly StoreObserver[] = [];
+  readonly #deadlines: Deadlines;
   /** Bound once: the deadline, handed to multi-round-trip primary operations. */
   readonly #step = <T>(operation: string, promise: Promise<T>): Promise<T> =>
-    withDeadline(promise, this.#timeoutMs, this.#clock, () => new PrimaryTimeoutError(operation, this.#timeoutMs));
+    this.#deadlines.bound(promise, () => new PrimaryTimeoutError(operation, this.#timeoutMs));
 
   /** @throws {InvalidOptionError} naming the option and quoting the bad value. */
   constructor(options: TieredStoreOptions<C>) {
@@ -125,6 +126,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const resolved = resolveOptions(options as TieredStoreOptions<string>);
     this.#clock = resolved.clock;
     this.#timeoutMs = resolved.operationTimeoutMs;
+    this.#deadlines = new Deadlines(this.#timeoutMs, this.#clock);
     this.#memoryFirst = resolved.readPolicy === 'memory-first';
     this.#memoryTtlMs = resolved.memoryTtlMs;
     this.#fallbackWritesSucceed = resolved.fallbackWritesSucceed;
