@@ -16,10 +16,13 @@ export {
 export type {
   CircuitStateEvent,
   FallbackServeEvent,
+  LatencyPath,
+  ObservedOperation,
   Operation,
   PrimaryConnectionEvent,
   PrimaryFailureEvent,
   PrimaryRestartEvent,
+  StoreObserver,
   TieredStoreEvents,
 } from './events.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, type ReadPolicy, type TieredStoreOptions } from './options.js';

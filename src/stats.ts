@@ -1,6 +1,6 @@
 import type { CircuitState } from './circuit-breaker.js';
 
-/** A snapshot of the store's counters since construction (or the last {@link Stats.reset}). */
+/** A snapshot of the store's counters since construction. */
 export interface TieredStoreStats {
   /** Reads answered with a value, by the tier that answered. `memory` includes fallback serves. */
   readonly hits: { readonly primary: number; readonly memory: number };

@@ -71,3 +71,24 @@ describe('Prometheus metrics through prom-client, scraped from a real registry',
     await server.restart();
   });
 });
+
+describe('several stores on one registry', () => {
+  it('are told apart by storeName; the metrics go with the last one', async () => {
+    const registry = new Registry();
+    const a = new TieredStore({ primary: 'redis://127.0.0.1:1' });
+    const b = new TieredStore({ primary: 'redis://127.0.0.1:1' });
+    const offA = registerPrometheusMetrics(a, { registry, storeName: 'a' });
+    const offB = registerPrometheusMetrics(b, { registry, storeName: 'b' });
+    expect(() => registerPrometheusMetrics(b, { registry, storeName: 'b' })).toThrowError(/already registered/);
+    await new Keyv({ store: a }).get('x');
+    const text = await registry.metrics();
+    expect(sample(text, 'keyv_failsafe_misses_total', 'store="a"')).toBe(1);
+    expect(sample(text, 'keyv_failsafe_misses_total', 'store="b"')).toBe(0);
+    expect(sample(text, 'keyv_failsafe_memory_entries', 'store="b"')).toBe(0);
+    offA();
+    expect(await registry.metrics()).not.toContain('store="a"');
+    offB();
+    expect(await registry.metrics()).toBe('\n');
+    await Promise.all([a.disconnect(), b.disconnect()]);
+  });
+});
