@@ -9,9 +9,9 @@ rmSync('dist', { recursive: true, force: true });
 const common = { entryPoints: ['src/index.ts'], bundle: true, platform: 'node', target: 'node20', packages: 'external', sourcemap: true };
 await build({ ...common, format: 'esm', outfile: 'dist/index.js' });
 await build({ ...common, format: 'cjs', outfile: 'dist/index.cjs' });
-// Exporters: entry points of their own, so that their optional peer dependencies (prom-client,
-// @opentelemetry/api) are loaded only by those who import them.
-for (const exporter of ['prometheus', 'opentelemetry']) {
+// Exporters and the dashboard: entry points of their own, so that their optional peer dependencies
+// (prom-client, @opentelemetry/api) are loaded only by those who import them.
+for (const exporter of ['prometheus', 'opentelemetry', 'dashboard']) {
   const entry = { ...common, entryPoints: [`adapters/${exporter}.ts`] };
   await build({ ...entry, format: 'esm', outfile: `dist/${exporter}.js` });
   await build({ ...entry, format: 'cjs', outfile: `dist/${exporter}.cjs` });
