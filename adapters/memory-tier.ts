@@ -44,10 +44,11 @@ export interface MemoryEntry {
   readonly ttlPending: boolean;
 }
 
-/** The tier's own view of an entry: the expiry is filled in when a pending TTL arrives. */
+/** The tier's own view of an entry: expiry and refresh time move when the primary confirms it. */
 interface StoredEntry extends MemoryEntry {
   expiresAt: number;
   staleUntil: number;
+  refreshedAt: number;
   ttlPending: boolean;
 }
 
@@ -193,6 +194,23 @@ export class MemoryTier {
     }
     this.#lru.set(key, entry, this.#boundsBytes ? { size } : undefined);
     return entry;
+  }
+
+  /**
+   * Confirms a copy the primary returned again: when memory already holds the same value, only its
+   * expiry and `refreshedAt` move (no new entry, and the value just read dies young instead of
+   * replacing a retained one, which keeps garbage out of the old generation on the Redis path);
+   * otherwise it is stored as by {@link set}.
+   */
+  refresh(key: string, value: unknown, expiresAt: number, staleUntil = expiresAt, sizeHint?: number): void {
+    const stored = this.#lru.get(key);
+    if (stored === undefined || stored.ttlPending || stored.value !== value) {
+      this.set(key, value, expiresAt, staleUntil, sizeHint);
+      return;
+    }
+    stored.expiresAt = expiresAt;
+    stored.staleUntil = staleUntil;
+    stored.refreshedAt = this.#clock.now();
   }
 
   /** Gives a copy stored with a pending TTL its expiry, unless a newer copy replaced it meanwhile. */

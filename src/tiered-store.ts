@@ -619,7 +619,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     if (fetchTtl === undefined || (read.untimedEnvelope === true && this.#categoryOf(key) === undefined)) {
       // Known TTL, or Keyv's envelope without one on a key no category gives one: it never expires.
       const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
-      this.#memory.set(memoryKey, value, expiresAt, expiresAt + staleMs, sizeHint);
+      this.#memory.refresh(memoryKey, value, expiresAt, expiresAt + staleMs, sizeHint);
     } else {
       // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
       // the copy unservable until it answers.
@@ -807,9 +807,10 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   /** The application's key: rules are written against it, not Keyv's `namespace:` prefix. */
   #categoryOf(key: string): KeyTtl | undefined {
+    if (this.#router === undefined) return undefined;
     const namespace = this.#primary.namespace;
     const appKey = namespace && key.startsWith(`${namespace}:`) ? key.slice(namespace.length + 1) : key;
-    return this.#router?.resolve(appKey);
+    return this.#router.resolve(appKey);
   }
 
   /** Explicit TTL wins (Keyv passes 0 or undefined for none); otherwise the key's category, if any. */

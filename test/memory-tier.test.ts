@@ -95,3 +95,19 @@ describe('oversize entries with a real redis-server', () => {
     await store.disconnect();
   });
 });
+
+describe('MemoryTier.refresh', () => {
+  it('moves the expiry of an unchanged copy in place, and replaces a changed one', () => {
+    const clock = new ManualClock();
+    const tier = new MemoryTier({ clock });
+    const first = tier.set('k', 'v1', clock.now() + 1_000);
+    clock.advance(500);
+    tier.refresh('k', 'v1', clock.now() + 1_000);
+    expect(tier.get('k')).toBe(first);
+    expect(tier.get('k')?.expiresAt).toBe(clock.now() + 1_000);
+    expect(tier.get('k')?.refreshedAt).toBe(clock.now());
+    tier.refresh('k', 'v2', clock.now() + 2_000);
+    expect(tier.get('k')?.value).toBe('v2');
+    expect(tier.get('k')).not.toBe(first);
+  });
+});
