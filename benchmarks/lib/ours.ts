@@ -1,5 +1,6 @@
 import { Keyv } from 'keyv';
-import { TieredStore, type TieredStoreOptions } from '../../src/index.js';
+import type { TieredStore, TieredStoreOptions } from '../../src/index.js';
+import { pkg } from './package.js';
 import { freePort, OwnedRedis } from './redis.js';
 import { circuitStateOf, type Subject, waitForEvent } from './subjects.js';
 
@@ -9,7 +10,7 @@ export function tieredKeyv(
   namespace: string,
   serialize = true,
 ): { keyv: Keyv; store: TieredStore } {
-  const store = new TieredStore(options);
+  const store = new pkg.TieredStore(options);
   const keyv = new Keyv({ store, namespace });
   if (!serialize) {
     keyv.serialize = undefined;
@@ -34,7 +35,7 @@ export function keyvSubject(name: string, keyv: Keyv, note?: string): Subject {
     name,
     role: 'keyv-failsafe',
     ...(note === undefined ? {} : { note }),
-    ...(store instanceof TieredStore ? { health: () => storeHealth(store) } : {}),
+    ...(store instanceof pkg.TieredStore ? { health: () => storeHealth(store) } : {}),
     get: (key) => keyv.get(key),
     set: (key, value) => keyv.set(key, value),
     close: () => keyv.disconnect(),
