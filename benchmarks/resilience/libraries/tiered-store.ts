@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
-import { TieredStore } from '../../../src/index.js';
+import { pkg } from '../../lib/package.js';
 import { encodeKeyvRedis } from './keyv-layout.js';
 import { type CacheClient, errorCounter, type LibraryAdapter } from './types.js';
 
@@ -12,7 +12,8 @@ import { type CacheClient, errorCounter, type LibraryAdapter } from './types.js'
 export const tieredStore: LibraryAdapter = {
   name: 'tiered-store',
   create(url: string): CacheClient {
-    const store = new TieredStore({ primary: url });
+    // The built package, as users run it (see benchmarks/lib/package.ts).
+    const store = new pkg.TieredStore({ primary: url });
     const keyv = new Keyv({ store });
     const errors = errorCounter();
     keyv.on('error', errors.listener);
