@@ -127,28 +127,30 @@ function createFamily(registry: Registry, prefix: string, buckets: readonly numb
     registers: [registry],
   });
 
-  // A counter the store keeps, exported as a Prometheus counter: set to the store's total on each
-  // scrape (reset first, so a store that was unregistered stops being reported).
-  const mirrored = (suffix: string, help: string, labelNames: string[], read: (store: TieredStore) => Series) => {
-    new Counter({
-      name: name(suffix),
-      help,
-      labelNames: ['store', ...labelNames],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const member of members) {
-          for (const [labels, value] of read(member.store)) this.inc({ store: member.label, ...labels }, value);
-        }
-      },
-    });
-  };
-  const gauge = (suffix: string, help: string, labelNames: string[], read: (store: TieredStore) => Series) =>
+  // A value the store keeps, read on each scrape: counters are the store's totals (monotonic), gauges
+  // its current figures. Reset first, so that a store that was unregistered stops being reported.
+  const scraped = (
+    kind: 'counter' | 'gauge',
+    suffix: string,
+    help: string,
+    labelNames: string[],
+    read: (store: TieredStore) => Series,
+  ) => {
+    const config = { name: name(suffix), help, labelNames: ['store', ...labelNames], registers: [registry] };
+    if (kind === 'counter') {
+      new Counter({
+        ...config,
+        collect() {
+          this.reset();
+          for (const member of members) {
+            for (const [labels, value] of read(member.store)) this.inc({ store: member.label, ...labels }, value);
+          }
+        },
+      });
+      return;
+    }
     new Gauge({
-      name: name(suffix),
-      help,
-      labelNames: ['store', ...labelNames],
-      registers: [registry],
+      ...config,
       collect() {
         this.reset();
         for (const member of members) {
@@ -156,6 +158,11 @@ function createFamily(registry: Registry, prefix: string, buckets: readonly numb
         }
       },
     });
+  };
+  const mirrored = (suffix: string, help: string, labelNames: string[], read: (store: TieredStore) => Series) =>
+    scraped('counter', suffix, help, labelNames, read);
+  const gauge = (suffix: string, help: string, labelNames: string[], read: (store: TieredStore) => Series) =>
+    scraped('gauge', suffix, help, labelNames, read);
 
   mirrored('hits_total', 'Reads answered with a value, by the tier that answered.', ['tier'], (store) => {
     const s = store.stats();

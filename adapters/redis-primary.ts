@@ -29,7 +29,7 @@ type RedisClient = ReturnType<typeof createClient>;
 type AnyRedisClient = KeyvRedis<unknown>['client'];
 
 /** True for an error the server sent (`ErrorReply` and its subclasses), false for a connection problem. */
-function isServerReply(error: unknown): boolean {
+export function isServerReply(error: unknown): boolean {
   for (
     let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error);
     proto;

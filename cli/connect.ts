@@ -1,6 +1,7 @@
 // A Redis connection for one CLI run: every wait bounded, nothing queued while offline, no
 // reconnects, and every failure turned into a one-line message that never holds the password.
 import { createClient } from '@keyv/redis';
+import { isServerReply } from '../adapters/redis-primary.js';
 import { redactUrl } from '../src/options.js';
 import { CliError, UsageError } from './errors.js';
 
@@ -76,18 +77,6 @@ function className(error: unknown): string {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-/** True for an error the server sent (`ErrorReply` and its subclasses), as opposed to a socket problem. */
-export function isServerReply(error: unknown): boolean {
-  for (
-    let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error);
-    proto;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    if (proto.constructor?.name === 'ErrorReply') return true;
-  }
-  return false;
 }
 
 /**

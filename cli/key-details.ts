@@ -1,7 +1,8 @@
 // Remaining TTL and size of keys, read in pipelined batches: one round trip per batch instead of
 // two per key, each batch under the command deadline.
+
+import { isServerReply } from '../adapters/redis-primary.js';
 import type { RedisClient, RedisSession } from './connect.js';
-import { isServerReply } from './connect.js';
 
 /** Keys per pipeline: 2 commands each, a few kilobytes on the wire, far below any deadline. */
 export const DETAIL_BATCH = 250;

@@ -69,6 +69,23 @@ function resolveLimit(options: WarmOptions, memory: MemoryTier): number {
 /** Yields to the event loop so that warming never holds up normal traffic. */
 const breathe = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** Counts what a warming did and builds its report. */
+class WarmRun {
+  loaded = 0;
+  seen = 0;
+  readonly #clock: Clock;
+  readonly #started: number;
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+    this.#started = clock.now();
+  }
+
+  report(stopped: WarmReport['stopped']): WarmReport {
+    return { loaded: this.loaded, seen: this.seen, stopped, durationMs: this.#clock.now() - this.#started };
+  }
+}
+
 /** Full once the tier starts evicting: loading more would only push out what was just loaded. */
 function fullSince(memory: MemoryTier): () => boolean {
   const evictions = memory.evictions;
@@ -78,21 +95,14 @@ function fullSince(memory: MemoryTier): () => boolean {
 /** Fills memory from the primary: `SCAN` batches, then one round trip of values and TTLs per batch. */
 export async function warmFromPrimary(context: WarmContext, options: WarmOptions): Promise<WarmReport> {
   const { primary, memory, clock, step } = context;
-  const started = clock.now();
+  const run = new WarmRun(clock);
   const limit = resolveLimit(options, memory);
   const full = fullSince(memory);
   const batchSize = options.batchSize ?? 100;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
     throw new InvalidOptionError('warm.batchSize', batchSize, 'a positive integer');
   }
-  let loaded = 0;
-  let seen = 0;
-  const report = (stopped: WarmReport['stopped']): WarmReport => ({
-    loaded,
-    seen,
-    stopped,
-    durationMs: clock.now() - started,
-  });
+  const report = (stopped: WarmReport['stopped']) => run.report(stopped);
   if (primary.scan === undefined || primary.readPhysical === undefined || !context.primaryUsable()) {
     return report('primary-unavailable');
   }
@@ -104,19 +114,19 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
       const next = await step('warm', scan.next());
       if (next.done) return report(undefined);
       for (let start = 0; start < next.value.length; start += batchSize) {
-        const keys = next.value.slice(start, start + Math.min(batchSize, limit - loaded));
+        const keys = next.value.slice(start, start + Math.min(batchSize, limit - run.loaded));
         const asked = clock.now();
         const reads = await step('warm', primary.readPhysical(keys));
-        seen += keys.length;
+        run.seen += keys.length;
         for (const [i, read] of reads.entries()) {
           if (read === undefined) continue;
           const value = context.codec === undefined ? read.value : context.codec.decode(read.value);
           // Asked-at, not now: the copy must expire no later than Redis's.
           const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : asked + read.ttlMs;
-          if (memory.set(keys[i] as string, value, expiresAt) !== undefined) loaded++;
+          if (memory.set(keys[i] as string, value, expiresAt) !== undefined) run.loaded++;
         }
-        context.onProgress({ loaded, seen });
-        if (loaded >= limit) return report('limit');
+        context.onProgress({ loaded: run.loaded, seen: run.seen });
+        if (run.loaded >= limit) return report('limit');
         if (full()) return report('full');
         await breathe();
       }
@@ -141,20 +151,13 @@ export async function warmFromLoader(
   encode: (value: unknown, ttlMs: number | undefined) => unknown,
 ): Promise<WarmReport> {
   const { memory, clock } = context;
-  const started = clock.now();
+  const run = new WarmRun(clock);
   const limit = resolveLimit(options, memory);
   const full = fullSince(memory);
-  let loaded = 0;
-  let seen = 0;
-  const report = (stopped: WarmReport['stopped']): WarmReport => ({
-    loaded,
-    seen,
-    stopped,
-    durationMs: clock.now() - started,
-  });
+  const report = (stopped: WarmReport['stopped']) => run.report(stopped);
   for await (const entry of loader()) {
     if (options.signal?.aborted) return report('cancelled');
-    seen++;
+    run.seen++;
     const ttl = entry.ttl;
     if (ttl !== undefined && !(typeof ttl === 'number' && ttl > 0 && Number.isFinite(ttl))) {
       throw new InvalidOptionError(
@@ -164,14 +167,14 @@ export async function warmFromLoader(
       );
     }
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl;
-    if (memory.set(context.physicalOf(entry.key), encode(entry.value, ttl), expiresAt) !== undefined) loaded++;
-    if (seen % 100 === 0) {
-      context.onProgress({ loaded, seen });
+    if (memory.set(context.physicalOf(entry.key), encode(entry.value, ttl), expiresAt) !== undefined) run.loaded++;
+    if (run.seen % 100 === 0) {
+      context.onProgress({ loaded: run.loaded, seen: run.seen });
       await breathe();
     }
-    if (loaded >= limit) return report('limit');
+    if (run.loaded >= limit) return report('limit');
     if (full()) return report('full');
   }
-  context.onProgress({ loaded, seen });
+  context.onProgress({ loaded: run.loaded, seen: run.seen });
   return report(undefined);
 }
