@@ -18,7 +18,7 @@ export interface CrashCounters {
 
 function urlFor(job: Job): string {
   const auth = job.clientPassword === undefined ? '' : `:${encodeURIComponent(job.clientPassword)}@`;
-  return `redis://${auth}127.0.0.1:${job.port}`;
+  return `redis://${auth}127.0.0.1:${job.libraryPort}`;
 }
 
 /**

@@ -14,6 +14,9 @@ export const SCENARIO_NAMES = [
   'flapping',
   'oom',
   'wrong-password',
+  'slow',
+  'blackhole',
+  'reset',
 ] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
@@ -29,6 +32,10 @@ export interface Timings {
   readonly flaps: number;
   readonly flapDownMs: number;
   readonly flapUpMs: number;
+  /** Proxy scenarios: the delay added to every chunk in `slow`; resets and the gap between them in `reset`. */
+  readonly proxyDelayMs: number;
+  readonly resets: number;
+  readonly resetGapMs: number;
   /** Load keeps running at least this long after the server is back. */
   readonly afterMs: number;
   /** The recovery probe gives up after this long: "never back" in the report. */
@@ -49,7 +56,10 @@ export interface Timings {
 export interface Job {
   readonly library: LibraryName;
   readonly scenario: ScenarioName;
+  /** The redis-server's own port: the harness's raw client (probes, fill, fix) always talks to it. */
   readonly port: number;
+  /** The port the library is given: a TCP proxy in front of the server in the proxy scenarios, else `port`. */
+  readonly libraryPort: number;
   /** The password the library is given (a wrong one in the wrong-password scenario). */
   readonly clientPassword: string | undefined;
   /** The password the raw probe client needs once the outage is over. */
@@ -57,7 +67,7 @@ export interface Job {
   readonly timings: Timings;
 }
 
-/** What the child may ask the orchestrator to do to the pair's redis-server. */
+/** What the child may ask the orchestrator to do to the pair's redis-server, or to the proxy in front of it. */
 export type ControlAction =
   | 'start'
   | 'kill'
@@ -66,7 +76,11 @@ export type ControlAction =
   | 'save'
   | 'fill-memory'
   | 'free-memory'
-  | 'fix-password';
+  | 'fix-password'
+  | 'proxy-pass'
+  | 'proxy-slow'
+  | 'proxy-blackhole'
+  | 'proxy-reset';
 
 export type ToChild =
   | { readonly type: 'job'; readonly job: Job }

@@ -146,7 +146,7 @@ export function markdown(report: Report): string {
       .map(([name, version]) => `${name} ${version}`)
       .join(', ')}.`,
     '',
-    `Load: ${timings.workers} workers, ${timings.keys} keys, 60 % get / 30 % set / 10 % delete (after recovery odd keys are only read), ${timings.thinkMs} ms pause between a worker's calls. Warm-up ${timings.warmupMs} ms, outage ${timings.outageMs} ms (hang ${timings.hangMs} ms; flapping ${timings.flaps} × ${timings.flapDownMs} ms down / ${timings.flapUpMs} ms up), at least ${timings.afterMs} ms of load after recovery.`,
+    `Load: ${timings.workers} workers, ${timings.keys} keys, 60 % get / 30 % set / 10 % delete (after recovery odd keys are only read), ${timings.thinkMs} ms pause between a worker's calls. Warm-up ${timings.warmupMs} ms, outage ${timings.outageMs} ms (hang ${timings.hangMs} ms; flapping ${timings.flaps} × ${timings.flapDownMs} ms down / ${timings.flapUpMs} ms up; proxy delay ${timings.proxyDelayMs} ms a chunk; ${timings.resets} resets ${timings.resetGapMs} ms apart), at least ${timings.afterMs} ms of load after recovery.`,
     ...(report.filters === null
       ? []
       : [

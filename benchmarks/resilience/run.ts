@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import { describeMachine } from './machine.js';
 import {
   type Job,
@@ -96,19 +97,25 @@ function emptyResult(
   };
 }
 
-/** Runs one pair: its own server, its own child, a hard cap on both. */
+/** Runs one pair: its own server (and proxy, if the scenario has one), its own child, a hard cap on both. */
 async function runPair(library: LibraryName, scenarioName: ScenarioName, timings: Timings): Promise<PairResult> {
   const scenario = SCENARIOS[scenarioName];
   const server = await RedisProcess.create(scenario.serverArgs, scenario.serverPassword);
   const started = performance.now();
   let stderr = '';
   let lastPhase = 'start';
+  let proxy: TcpProxy | undefined;
   try {
     if (!scenario.startsDown) await server.start();
+    // The proxy lives here, next to the server, so the child's control messages reach it; it dies
+    // with this process whatever happens.
+    if (scenario.proxied) proxy = await TcpProxy.start(server.port);
+    const proxyControl = proxy && { proxy, delayMs: timings.proxyDelayMs };
     const job: Job = {
       library,
       scenario: scenarioName,
       port: server.port,
+      libraryPort: proxy?.port ?? server.port,
       clientPassword: scenario.clientPassword ?? scenario.serverPassword,
       // Once the outage is over, the server takes the password the client was given.
       probePassword: scenario.clientPassword ?? scenario.serverPassword,
@@ -143,7 +150,7 @@ async function runPair(library: LibraryName, scenarioName: ScenarioName, timings
           clearTimeout(timer);
           resolve(stderr.trim() === '' ? message.result : { ...message.result, stderrTail: stderr.trim() });
         } else if (message.type === 'control') {
-          control(server, message.action, job.clientPassword).then(
+          control(server, message.action, job.clientPassword, proxyControl).then(
             () => child.send({ type: 'control-done', id: message.id } satisfies ToChild),
             (error: unknown) =>
               child.send({ type: 'control-done', id: message.id, error: String(error) } satisfies ToChild),
@@ -163,6 +170,7 @@ async function runPair(library: LibraryName, scenarioName: ScenarioName, timings
     children.delete(child);
     return result;
   } finally {
+    await proxy?.close();
     await server.dispose();
   }
 }

@@ -21,6 +21,11 @@ export interface Scenario {
   readonly startsHealthy: boolean;
   /** The server is not running when the library is built; the outage starts it. */
   readonly startsDown?: true;
+  /**
+   * The library reaches the server through a TCP proxy run by the orchestrator (the failures a kill
+   * or a stop cannot make); the harness's raw client still talks to the server directly.
+   */
+  readonly proxied?: true;
   /** Runs from the start of the outage until the server is usable again. */
   outage(control: Control, timings: Timings): Promise<void>;
 }
@@ -106,6 +111,45 @@ export const SCENARIOS: Readonly<Record<ScenarioName, Scenario>> = {
     async outage(control, timings) {
       await sleep(timings.outageMs);
       await control('fix-password');
+    },
+  },
+  slow: {
+    name: 'slow',
+    description: 'through a TCP proxy: every chunk delayed by 300 ms for the outage time, then passed at once again',
+    serverArgs: [],
+    startsHealthy: true,
+    proxied: true,
+    async outage(control, timings) {
+      await control('proxy-slow');
+      await sleep(timings.outageMs);
+      await control('proxy-pass');
+    },
+  },
+  blackhole: {
+    name: 'blackhole',
+    description:
+      'through a TCP proxy: the open connections drop everything, forever (no reset); new connections pass again after the outage time',
+    serverArgs: [],
+    startsHealthy: true,
+    proxied: true,
+    async outage(control, timings) {
+      await control('proxy-blackhole');
+      await sleep(timings.outageMs);
+      // Only connections opened from now on pass: the black-holed ones stay silent until the library drops them.
+      await control('proxy-pass');
+    },
+  },
+  reset: {
+    name: 'reset',
+    description: 'through a TCP proxy: every connection reset (RST) 3 times, 300 ms apart',
+    serverArgs: [],
+    startsHealthy: true,
+    proxied: true,
+    async outage(control, timings) {
+      for (let reset = 0; reset < timings.resets; reset++) {
+        if (reset > 0) await sleep(timings.resetGapMs);
+        await control('proxy-reset');
+      }
     },
   },
 };

@@ -1,3 +1,4 @@
+import type { TcpProxy } from '../../test/helpers/tcp-proxy.js';
 import type { ControlAction } from './protocol.js';
 import type { RedisProcess } from './redis-process.js';
 import { command, RespError, sendCommands } from './resp.js';
@@ -39,15 +40,24 @@ async function freeMemory(server: RedisProcess): Promise<void> {
   await command(server.port, ['CONFIG', 'SET', 'maxmemory', '0'], options);
 }
 
+/** The proxy in front of a pair's server (proxy scenarios only), and the delay of its `slow` mode. */
+export interface ProxyControl {
+  readonly proxy: TcpProxy;
+  readonly delayMs: number;
+}
+
 /**
  * Carries out what a pair's child asks of its server. `clientPassword` is what the library was
  * given; `fix-password` makes the server accept it, as an operator correcting the secret would.
+ * `proxy-*` actions act on the proxy between the library and the server.
  */
 export async function control(
   server: RedisProcess,
   action: ControlAction,
   clientPassword: string | undefined,
+  proxy?: ProxyControl,
 ): Promise<void> {
+  if (action.startsWith('proxy-') && proxy === undefined) throw new Error(`${action} needs a proxied scenario`);
   const options = { password: server.password, timeoutMs: TIMEOUT_MS };
   switch (action) {
     case 'start':
@@ -70,5 +80,13 @@ export async function control(
       await command(server.port, ['CONFIG', 'SET', 'requirepass', clientPassword], options);
       server.password = clientPassword;
       return;
+    case 'proxy-pass':
+      return proxy?.proxy.setMode('pass');
+    case 'proxy-slow':
+      return proxy?.proxy.setMode('slow', proxy.delayMs);
+    case 'proxy-blackhole':
+      return proxy?.proxy.setMode('blackhole');
+    case 'proxy-reset':
+      return proxy?.proxy.resetAll();
   }
 }

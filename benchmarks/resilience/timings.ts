@@ -12,6 +12,11 @@ const common = {
   // A fixed pause makes the offered load the same for every library (about 32 x 90 calls/s while
   // calls are fast) instead of rewarding the fastest with more calls.
   thinkMs: 10,
+  // 300 ms per chunk: 3x TieredStore's deadline, yet far below the call cap, so a library that
+  // waits shows as slow, not hung. Resets ~300 ms apart: each reconnect has time to complete first.
+  proxyDelayMs: 300,
+  resets: 3,
+  resetGapMs: 300,
 } as const;
 
 /**
@@ -53,11 +58,16 @@ export function hardCapMs(timings: Timings): number {
   const phases =
     timings.callCapMs + // seed
     timings.warmupMs +
-    Math.max(timings.outageMs, timings.hangMs, timings.flaps * (timings.flapDownMs + timings.flapUpMs)) +
+    Math.max(
+      timings.outageMs,
+      timings.hangMs,
+      timings.flaps * (timings.flapDownMs + timings.flapUpMs),
+      timings.resets * timings.resetGapMs,
+    ) +
     Math.max(timings.recoveryCapMs, timings.afterMs) +
     timings.callCapMs + // drain
     timings.quiesceMs +
-    timings.callCapMs * 3 + // stale checks, fresh instance reaching Redis
+    timings.callCapMs * 5 + // stale checks (each at most 2 caps), fresh instance reaching Redis
     4_000; // closes
   return phases + 15_000; // child start-up (tsx) and server restarts on a busy machine
 }
