@@ -2,7 +2,7 @@ import { Keyv } from 'keyv';
 import type { TieredStore, TieredStoreOptions } from '../../src/index.js';
 import { pkg } from './package.js';
 import { freePort, OwnedRedis } from './redis.js';
-import { circuitStateOf, type Subject, waitForEvent } from './subjects.js';
+import { type Subject, waitForEvent } from './subjects.js';
 
 /** A TieredStore under Keyv, as an application uses it (default serializer unless told otherwise). */
 export function tieredKeyv(
@@ -19,14 +19,10 @@ export function tieredKeyv(
   return { keyv, store };
 }
 
-/** Counters that tell a call which did not get a Redis answer; read loosely, src/ is still changing. */
-const HEALTH_COUNTERS = ['timeouts', 'primaryFailures', 'shortCircuits', 'fallbackServes'] as const;
-
+/** The counters that tell a call which did not get a Redis answer. */
 export function storeHealth(store: TieredStore): Record<string, number> {
-  const stats = store.stats() as unknown as Record<string, unknown>;
-  const health: Record<string, number> = {};
-  for (const name of HEALTH_COUNTERS) if (typeof stats[name] === 'number') health[name] = stats[name];
-  return health;
+  const { timeouts, primaryFailures, shortCircuits, fallbackServes } = store.stats();
+  return { timeouts, primaryFailures, shortCircuits, fallbackServes };
 }
 
 export function keyvSubject(name: string, keyv: Keyv, note?: string): Subject {
@@ -63,7 +59,7 @@ export async function tieredWithRedisDown(
     store,
     async afterPreload() {
       if (victim === undefined) {
-        subject.note = `Redis refused (never started); circuit: ${circuitStateOf(store)}`;
+        subject.note = `Redis refused (never started); circuit: ${store.circuitState}`;
         return;
       }
       const down = waitForEvent(
@@ -74,7 +70,7 @@ export async function tieredWithRedisDown(
       );
       await victim.kill();
       const noticed = await down;
-      subject.note = `Redis killed${noticed ? '' : ' (no down event within 2 s)'}; circuit: ${circuitStateOf(store)}`;
+      subject.note = `Redis killed${noticed ? '' : ' (no down event within 2 s)'}; circuit: ${store.circuitState}`;
     },
     async close() {
       await keyv.disconnect();

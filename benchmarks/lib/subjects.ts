@@ -22,11 +22,6 @@ export interface Subject {
   close(): Promise<void>;
 }
 
-/** Reads a store's circuit breaker state once the breaker has landed in src/; until then says so. */
-export function circuitStateOf(store: object): string {
-  return 'circuitState' in store ? String((store as { circuitState: unknown }).circuitState) : 'no breaker yet';
-}
-
 /** Resolves when `emitter` emits `event` with a payload matching `test`, or after `timeoutMs` with false. */
 export function waitForEvent(
   emitter: NodeJS.EventEmitter,
