@@ -2,7 +2,7 @@ import type KeyvRedis from '@keyv/redis';
 import { createClient } from '@keyv/redis';
 import { envelopeTtl, isKeyvEnvelope } from '../src/envelope.js';
 import { PrimaryAuthError, PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
-import { redactUrl } from '../src/options.js';
+import { redactUrl } from './redis-url.js';
 import type {
   PhysicalEntry,
   Primary,

@@ -2,7 +2,7 @@
 // reconnects, and every failure turned into a one-line message that never holds the password.
 import { createClient } from '@keyv/redis';
 import { isServerReply } from '../adapters/redis-primary.js';
-import { redactUrl } from '../src/options.js';
+import { redactUrl } from '../adapters/redis-url.js';
 import { CliError, UsageError } from './errors.js';
 
 /**

@@ -250,19 +250,3 @@ function resolveBreaker(options: Partial<BreakerOptions> | undefined): BreakerOp
   }
   return Object.freeze(resolved);
 }
-
-/**
- * A URL with any password replaced, safe for error messages and events. The credentials end at the
- * last `@` (a Redis URL has none after the host), as URL parsers read them: a password may itself
- * contain `@`, `/` or `:`.
- */
-export function redactUrl(url: string): string {
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
-  if (scheme === undefined) return url;
-  const at = url.lastIndexOf('@');
-  if (at < scheme.length) return url;
-  const userinfo = url.slice(scheme.length, at);
-  const colon = userinfo.indexOf(':');
-  if (colon === -1) return url;
-  return `${scheme}${userinfo.slice(0, colon)}:***${url.slice(at)}`;
-}

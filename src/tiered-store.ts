@@ -17,7 +17,8 @@ import {
 } from './errors.js';
 import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
-import { type ReadPolicy, redactUrl, resolveOptions, type TieredStoreOptions } from './options.js';
+import { redactUrl } from '../adapters/redis-url.js';
+import { type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary, PrimaryRead } from './primary.js';
 import { RecentWrites } from './recent-writes.js';
 import { type ReconcileMode, reconcile } from './reconciler.js';
