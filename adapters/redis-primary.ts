@@ -2,7 +2,6 @@ import type KeyvRedis from '@keyv/redis';
 import { createClient } from '@keyv/redis';
 import { envelopeTtl, isKeyvEnvelope } from '../src/envelope.js';
 import { PrimaryAuthError, PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
-import { redactUrl } from './redis-url.js';
 import type {
   PhysicalEntry,
   Primary,
@@ -11,6 +10,7 @@ import type {
   PrimaryRead,
   Step,
 } from '../src/primary.js';
+import { redactUrl } from './redis-url.js';
 
 /** How a primary built from a URL connects. Every value bounds a wait; none can be infinite. */
 export interface RedisConnectOptions {

@@ -32,7 +32,9 @@ export function redactUrl(url: string): string {
 }
 
 /** A Redis URL checked and normalised for node-redis, or why it cannot be used. */
-export type RedisUrlCheck = { readonly ok: true; readonly url: string } | { readonly ok: false; readonly problem: string };
+export type RedisUrlCheck =
+  | { readonly ok: true; readonly url: string }
+  | { readonly ok: false; readonly problem: string };
 
 /**
  * Checks what node-redis would otherwise reject by throwing (with the URL in the error): the

@@ -4,6 +4,7 @@ import type { KeyvStoreAdapter } from 'keyv';
 import { KeyvStorePrimary } from '../adapters/keyv-primary.js';
 import { type MemoryEntry, MemoryTier, NAMESPACE_SEPARATOR } from '../adapters/memory-tier.js';
 import { createFailFastClient, RedisPrimary } from '../adapters/redis-primary.js';
+import { redactUrl } from '../adapters/redis-url.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { type Codec, keyvCodec } from './codec.js';
@@ -17,7 +18,6 @@ import {
 } from './errors.js';
 import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
-import { redactUrl } from '../adapters/redis-url.js';
 import { type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary, PrimaryRead } from './primary.js';
 import { RecentWrites } from './recent-writes.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidOptionError, MemoryTier, TieredStore } from '../src/index.js';
 import { redactUrl } from '../adapters/redis-url.js';
+import { InvalidOptionError, MemoryTier, TieredStore } from '../src/index.js';
 
 const url = 'redis://127.0.0.1:1';
 
