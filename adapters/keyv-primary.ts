@@ -1,26 +1,39 @@
 import type { KeyvStoreAdapter } from 'keyv';
-import { envelopeTtl } from '../src/envelope.js';
-import { PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
 import type {
-  PhysicalEntry,
+  KeyScope,
+  LayoutView,
   Primary,
   PrimaryConnectionState,
   PrimaryEntry,
+  PrimaryErrorKind,
   PrimaryRead,
   Step,
 } from '../src/primary.js';
-import { NAMESPACE_SEPARATOR } from './memory-tier.js';
+import { envelopeTtl } from './envelope.js';
+
+/** The store answered, and said no (a `set` resolving `false`): the primary is there. */
+class StoreRefusedError extends Error {
+  override readonly name = 'StoreRefusedError';
+}
 
 /**
- * Any Keyv storage adapter as the primary (SQLite, Postgres, Mongo, another TieredStore...).
- * Failures are whatever the store throws; a `set` that resolves `false` counts as a failure too.
+ * Any Keyv storage adapter as the primary (SQLite, Postgres, Mongo, another TieredStore...). The
+ * store namespaces keys itself: physical keys are mapped back to its keys with the core's layout,
+ * and the store is kept on the same namespace. Failures are whatever the store throws; a `set` that
+ * resolves `false` is a refusal.
  */
 export class KeyvStorePrimary implements Primary {
+  readonly separator = '::';
+  readonly safeName: string;
+  readonly initialNamespace: string | undefined;
   readonly #store: KeyvStoreAdapter;
+  #layout: LayoutView | undefined;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
 
   constructor(store: KeyvStoreAdapter) {
     this.#store = store;
+    this.initialNamespace = store.namespace;
+    this.safeName = `a ${store.constructor?.name ?? 'Keyv'} store`;
     // A store's 'error' event with no listener would crash the process.
     store.on?.('error', () => {});
   }
@@ -29,74 +42,74 @@ export class KeyvStorePrimary implements Primary {
     return (this.#store.opts as { dialect?: string } | undefined)?.dialect;
   }
 
-  get namespace(): string | undefined {
-    return this.#store.namespace;
+  useLayout(layout: LayoutView): void {
+    this.#layout = layout;
+    this.#store.namespace = layout.namespace;
   }
 
-  set namespace(value: string | undefined) {
-    this.#store.namespace = value;
+  classify(error: unknown): PrimaryErrorKind {
+    return error instanceof StoreRefusedError ? 'command' : 'unavailable';
   }
 
-  physicalKey(key: string): string {
-    const namespace = this.#store.namespace;
-    return namespace ? `${namespace}${NAMESPACE_SEPARATOR}${key}` : key;
+  #key(physicalKey: string): string {
+    return this.#layout === undefined ? physicalKey : this.#layout.storeKey(physicalKey);
   }
 
   async get(key: string): Promise<PrimaryRead | undefined> {
-    const value = await this.#store.get(key);
+    const value = await this.#store.get(this.#key(key));
     return value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value, Date.now()) };
   }
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
+    const own = keys.map((key) => this.#key(key));
     const values = this.#store.getMany
-      ? await this.#store.getMany([...keys])
-      : await Promise.all(keys.map((key) => this.#store.get(key)));
+      ? await this.#store.getMany(own)
+      : await Promise.all(own.map((key) => this.#store.get(key)));
     return values.map((value) =>
       value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value, Date.now()) },
     );
   }
 
   async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
-    if ((await this.#store.set(key, value, ttlMs)) === false)
-      throw new PrimaryCommandError('set', 'store returned false');
+    if ((await this.#store.set(this.#key(key), value, ttlMs)) === false) throw new StoreRefusedError('set refused');
   }
 
   async setMany(entries: readonly PrimaryEntry[]): Promise<void> {
     if (this.#store.setMany) {
       const results: unknown = await this.#store.setMany(
-        entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
+        entries.map(({ key, value, ttlMs }) =>
+          ttlMs === undefined ? { key: this.#key(key), value } : { key: this.#key(key), value, ttl: ttlMs },
+        ),
       );
-      if (Array.isArray(results) && results.includes(false))
-        throw new PrimaryCommandError('setMany', 'store returned false');
+      if (Array.isArray(results) && results.includes(false)) throw new StoreRefusedError('setMany refused');
       return;
     }
     await Promise.all(entries.map(({ key, value, ttlMs }) => this.set(key, value, ttlMs)));
   }
 
   async delete(key: string): Promise<boolean> {
-    return this.#store.delete(key);
+    return this.#store.delete(this.#key(key));
   }
 
   async deleteMany(keys: readonly string[]): Promise<boolean> {
-    if (this.#store.deleteMany) return this.#store.deleteMany([...keys]);
-    const results = await Promise.all(keys.map((key) => this.#store.delete(key)));
+    const own = keys.map((key) => this.#key(key));
+    if (this.#store.deleteMany) return this.#store.deleteMany(own);
+    const results = await Promise.all(own.map((key) => this.#store.delete(key)));
     return results.includes(true);
   }
 
   async has(key: string): Promise<boolean> {
-    if (this.#store.has) return this.#store.has(key);
-    return (await this.#store.get(key)) !== undefined;
+    if (this.#store.has) return this.#store.has(this.#key(key));
+    return (await this.#store.get(this.#key(key))) !== undefined;
   }
 
   async hasMany(keys: readonly string[]): Promise<boolean[]> {
-    if (this.#store.hasMany) return this.#store.hasMany([...keys]);
+    if (this.#store.hasMany) return this.#store.hasMany(keys.map((key) => this.#key(key)));
     return Promise.all(keys.map((key) => this.has(key)));
   }
 
-  /** Keyv stores clear the namespace they are set to; another one cannot be addressed. */
-  async clear(namespace: string | undefined, step: Step): Promise<void> {
-    if (namespace !== this.#store.namespace)
-      throw new PrimaryCommandError('clear', `cannot address namespace ${namespace}`);
+  /** A Keyv store clears the namespace it is set to, which is the store's own (see `useLayout`). */
+  async clear(_scope: KeyScope, step: Step): Promise<void> {
     await step('clear', this.#store.clear());
   }
 
@@ -105,36 +118,20 @@ export class KeyvStorePrimary implements Primary {
     return undefined;
   }
 
-  /**
-   * Maps physical keys (`namespace::key`) back to the store's keys. Only keys of the store's current
-   * namespace can be addressed through the Keyv adapter API.
-   */
-  #ownKeys(physicalKeys: readonly string[]): string[] {
-    const namespace = this.#store.namespace;
-    const prefix = namespace ? `${namespace}${NAMESPACE_SEPARATOR}` : '';
-    const keys: string[] = [];
-    for (const physical of physicalKeys) {
-      if (prefix === '' ? !physical.includes(NAMESPACE_SEPARATOR) : physical.startsWith(prefix)) {
-        keys.push(physical.slice(prefix.length));
-      } else {
-        throw new PrimaryCommandError('invalidate', `key ${physical} is outside the store's namespace`);
+  async *iterator(scope: KeyScope, step: Step): AsyncGenerator<[string, unknown], void> {
+    if (typeof this.#store.iterator !== 'function') throw new StoreRefusedError('the store cannot iterate');
+    const source = this.#store.iterator(this.#layout?.namespace) as AsyncGenerator<[string, unknown], void>;
+    try {
+      while (true) {
+        const next = await step('iterator', source.next());
+        if (next.done) return;
+        // Stores yield their own keys: back to physical ones, and only those the scope owns.
+        const physical = this.#layout === undefined ? next.value[0] : this.#layout.physicalKey(next.value[0]);
+        if (scope.owns(physical)) yield [physical, next.value[1]];
       }
+    } finally {
+      source.return(undefined).catch(() => {});
     }
-    return keys;
-  }
-
-  async invalidate(physicalKeys: readonly string[]): Promise<void> {
-    await this.deleteMany(this.#ownKeys(physicalKeys));
-  }
-
-  async restore(entries: readonly PhysicalEntry[]): Promise<void> {
-    const keys = this.#ownKeys(entries.map((entry) => entry.physicalKey));
-    await this.setMany(entries.map((entry, i) => ({ key: keys[i] as string, value: entry.value, ttlMs: entry.ttlMs })));
-  }
-
-  async *iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void> {
-    if (typeof this.#store.iterator !== 'function') throw new PrimaryUnavailableError('iterator');
-    yield* this.#store.iterator(namespace) as AsyncGenerator<[string, unknown], void>;
   }
 
   async disconnect(): Promise<void> {

@@ -1,15 +1,15 @@
 import type KeyvRedis from '@keyv/redis';
 import { createClient } from '@keyv/redis';
-import { envelopeTtl, isKeyvEnvelope } from '../src/envelope.js';
-import { PrimaryAuthError, PrimaryCommandError, PrimaryUnavailableError } from '../src/errors.js';
 import type {
-  PhysicalEntry,
+  KeyScope,
   Primary,
   PrimaryConnectionState,
   PrimaryEntry,
+  PrimaryErrorKind,
   PrimaryRead,
   Step,
 } from '../src/primary.js';
+import { envelopeTtl, isKeyvEnvelope } from './envelope.js';
 import { redactUrl } from './redis-url.js';
 
 /** How a primary built from a URL connects. Every value bounds a wait; none can be infinite. */
@@ -40,25 +40,11 @@ export function isServerReply(error: unknown): boolean {
   return false;
 }
 
-/**
- * A server reply (OOM, NOAUTH, READONLY, WRONGTYPE) is a command error; anything else (offline
- * client, reset or refused socket, connect timeout) means the primary could not be reached.
- */
-function classify(operation: string, error: unknown): Error {
-  return isServerReply(error)
-    ? new PrimaryCommandError(operation, error)
-    : new PrimaryUnavailableError(operation, error);
-}
-
 const authFailure = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 
-/**
- * The error a connection problem is reported with: a `PrimaryAuthError` when the server refused
- * the credentials, so that the cause is named (never the password); otherwise the client's error.
- */
-function connectionError(error: unknown, safeUrl: string): unknown {
-  const message = error instanceof Error ? error.message : String(error);
-  return isServerReply(error) && authFailure.test(message) ? new PrimaryAuthError(safeUrl, error) : error;
+/** A call made while the client cannot send: the primary is unavailable, nothing was sent. */
+class NotConnectedError extends Error {
+  override readonly name = 'NotConnectedError';
 }
 
 /** A Redis `PTTL` reply as a remaining TTL: -1 means no expiry; -2 (gone) is handled by the caller. */
@@ -85,22 +71,32 @@ export function createFailFastClient(url: string, options: RedisConnectOptions):
   });
 }
 
+/** A node with the commands namespace-wide operations use (a standalone client, or a cluster master). */
+interface ScanNode {
+  scan(
+    cursor: string,
+    options: { MATCH: string; COUNT: number; TYPE: string },
+  ): Promise<{ cursor: unknown; keys: string[] }>;
+  unlink(keys: string | string[]): Promise<number>;
+}
+
 /**
- * The Redis primary, built on `@keyv/redis` so that keys keep exactly the layout it writes
- * (`namespace::key`) and cluster batches keep its slot handling.
+ * The Redis primary, on `@keyv/redis`'s client and its cluster slot handling. Keys arrive physical
+ * (the core's `KeyLayout` applies namespace and separator), so the adapter's own namespace is
+ * cleared: it would prefix them twice.
  *
  * Single-key commands go straight to the client: `@keyv/redis` turns errors into misses unless
  * `throwOnErrors` is set, and its `getClient()` reconnects (and on failure destroys the client)
- * inside the call path. Reads pipeline `GET` with `PTTL` in one round trip, because the memory copy
- * must die no later than the Redis copy and only Redis knows the remaining TTL.
+ * inside the call path. Errors are rejected as the client raised them; `classify` sorts them.
  */
 export class RedisPrimary implements Primary {
   readonly dialect = 'redis';
+  readonly separator: string;
+  readonly initialNamespace: string | undefined;
+  readonly safeName: string;
   readonly #adapter: KeyvRedis<unknown>;
   readonly #client: AnyRedisClient;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
-  readonly #safeUrl: string;
-  #prefix = '';
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
   #state: PrimaryConnectionState | undefined;
   #closed = false;
@@ -112,13 +108,16 @@ export class RedisPrimary implements Primary {
   #firstConnection: { promise: Promise<void>; settle: (error?: unknown) => void } | undefined;
 
   /**
-   * @param adapter an existing `KeyvRedis`. Its `throwOnErrors` is turned on and its client's
-   * offline queue off: without both, failures are reported as misses and queued writes replay late.
+   * @param adapter an existing `KeyvRedis`. Its `throwOnErrors` is turned on, its client's offline
+   * queue off (without both, failures are reported as misses and queued writes replay late) and its
+   * namespace handed to the store.
    */
   constructor(adapter: KeyvRedis<unknown>) {
     this.#adapter = adapter;
-    this.namespace = adapter.namespace;
-    this.#safeUrl = redactUrl(String((adapter.client as { options?: { url?: string } }).options?.url ?? 'redis'));
+    this.separator = adapter.keyPrefixSeparator;
+    this.initialNamespace = adapter.namespace;
+    adapter.namespace = undefined;
+    this.safeName = redactUrl(String((adapter.client as { options?: { url?: string } }).options?.url ?? 'redis'));
     this.#client = adapter.client;
     adapter.throwOnErrors = true;
     const clientOptions = (this.#client as { options?: { disableOfflineQueue?: boolean } }).options;
@@ -131,6 +130,16 @@ export class RedisPrimary implements Primary {
     client.on('error', (error: unknown) => this.#transition('down', error));
     client.on('end', () => this.#transition('down'));
     if (this.#isReady()) this.#state = 'ready';
+  }
+
+  /** The underlying `KeyvRedis`. */
+  get adapter(): KeyvRedis<unknown> {
+    return this.#adapter;
+  }
+
+  classify(error: unknown): PrimaryErrorKind {
+    if (!isServerReply(error)) return 'unavailable';
+    return authFailure.test(error instanceof Error ? error.message : String(error)) ? 'auth' : 'command';
   }
 
   /** Starts connecting in the background; never blocks and never throws. */
@@ -152,31 +161,11 @@ export class RedisPrimary implements Primary {
     this.#client.connect().catch((error: unknown) => this.#transition('down', error));
   }
 
-  get namespace(): string | undefined {
-    return this.#adapter.namespace;
-  }
-
-  set namespace(value: string | undefined) {
-    this.#adapter.namespace = value;
-    this.#prefix = value ? `${value}${this.#adapter.keyPrefixSeparator}` : '';
-  }
-
-  /** The underlying `KeyvRedis`. */
-  get adapter(): KeyvRedis<unknown> {
-    return this.#adapter;
-  }
-
-  /** The `@keyv/redis` layout, `namespace::key`, with the prefix computed once per namespace. */
-  physicalKey(key: string): string {
-    return this.#prefix + key;
-  }
-
-  #transition(state: PrimaryConnectionState, rawError?: unknown): void {
-    const error = rawError === undefined ? undefined : connectionError(rawError, this.#safeUrl);
+  #transition(state: PrimaryConnectionState, error?: unknown): void {
     const first = this.#firstConnection;
     if (first !== undefined) {
       this.#firstConnection = undefined;
-      first.settle(state === 'ready' ? undefined : new PrimaryUnavailableError('connect', error));
+      first.settle(state === 'ready' ? undefined : (error ?? new NotConnectedError('connection attempt failed')));
     }
     if (state === this.#state || this.#closed) return;
     this.#state = state;
@@ -192,37 +181,25 @@ export class RedisPrimary implements Primary {
    * The client, if a command can be sent now; while the first connection attempt is in flight,
    * once it succeeds; otherwise fail without touching the network.
    */
-  async #ready(operation: string): Promise<AnyRedisClient> {
+  async #ready(): Promise<AnyRedisClient> {
     if (this.#isReady()) return this.#client;
-    if (this.#firstConnection === undefined) throw new PrimaryUnavailableError(operation);
+    if (this.#firstConnection === undefined) throw new NotConnectedError('not connected');
     await this.#firstConnection.promise;
     return this.#client;
   }
 
   async get(key: string): Promise<PrimaryRead | undefined> {
-    const client = this.#isReady() ? this.#client : await this.#ready('get');
-    const physical = this.#prefix + key;
-    let value: string | null;
-    try {
-      value = (await client.get(physical)) as string | null;
-    } catch (error) {
-      throw classify('get', error);
-    }
-    if (value === null) return undefined;
-    return this.#read(client, physical, value);
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    const value = (await client.get(key)) as string | null;
+    return value === null ? undefined : this.#read(client, key, value);
   }
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
-    const client = this.#isReady() ? this.#client : await this.#ready('getMany');
-    let values: unknown[];
-    try {
-      // @keyv/redis batches MGET per cluster slot.
-      values = await this.#adapter.getMany([...keys]);
-    } catch (error) {
-      throw classify('getMany', error);
-    }
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    // @keyv/redis batches MGET per cluster slot.
+    const values = await this.#adapter.getMany([...keys]);
     return values.map((value, i) =>
-      value === undefined || value === null ? undefined : this.#read(client, this.#prefix + keys[i], value),
+      value === undefined || value === null ? undefined : this.#read(client, keys[i] as string, value),
     );
   }
 
@@ -231,177 +208,108 @@ export class RedisPrimary implements Primary {
    * read); otherwise the store may ask for a `PTTL`, sent after the value so the read pays no extra
    * round trip.
    */
-  #read(client: AnyRedisClient, physical: string, value: unknown): PrimaryRead {
+  #read(client: AnyRedisClient, key: string, value: unknown): PrimaryRead {
     const ttlMs = envelopeTtl(value, Date.now());
     if (ttlMs !== undefined) return { value, ttlMs };
-    const fetchTtl = () => client.pTTL(physical).then((pttl: number) => (pttl === -2 ? 0 : remainingTtl(pttl)));
+    const fetchTtl = () => client.pTTL(key).then((pttl: number) => (pttl === -2 ? 0 : remainingTtl(pttl)));
     return { value, ttlMs: undefined, fetchTtl, untimedEnvelope: isKeyvEnvelope(value) };
   }
 
   async set(key: string, value: unknown, ttlMs: number | undefined): Promise<void> {
-    const client = this.#isReady() ? this.#client : await this.#ready('set');
-    try {
-      await (ttlMs === undefined
-        ? client.set(this.physicalKey(key), value as string)
-        : client.set(this.physicalKey(key), value as string, { PX: ttlMs }));
-    } catch (error) {
-      throw classify('set', error);
-    }
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    await (ttlMs === undefined ? client.set(key, value as string) : client.set(key, value as string, { PX: ttlMs }));
   }
 
   async setMany(entries: readonly PrimaryEntry[]): Promise<void> {
-    await this.#ready('setMany');
-    try {
-      await this.#adapter.setMany(
-        entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
-      );
-    } catch (error) {
-      throw classify('setMany', error);
-    }
+    await this.#ready();
+    await this.#adapter.setMany(
+      entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
+    );
   }
 
   async delete(key: string): Promise<boolean> {
-    const client = this.#isReady() ? this.#client : await this.#ready('delete');
-    try {
-      return (await client.unlink(this.physicalKey(key))) > 0;
-    } catch (error) {
-      throw classify('delete', error);
-    }
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    return (await client.unlink(key)) > 0;
   }
 
   async deleteMany(keys: readonly string[]): Promise<boolean> {
-    await this.#ready('deleteMany');
-    try {
-      return await this.#adapter.deleteMany([...keys]);
-    } catch (error) {
-      throw classify('deleteMany', error);
-    }
+    await this.#ready();
+    return this.#adapter.deleteMany([...keys]);
   }
 
   async has(key: string): Promise<boolean> {
-    const client = this.#isReady() ? this.#client : await this.#ready('has');
-    try {
-      return (await client.exists(this.physicalKey(key))) === 1;
-    } catch (error) {
-      throw classify('has', error);
-    }
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    return (await client.exists(key)) === 1;
   }
 
   async hasMany(keys: readonly string[]): Promise<boolean[]> {
-    await this.#ready('hasMany');
-    try {
-      return await this.#adapter.hasMany([...keys]);
-    } catch (error) {
-      throw classify('hasMany', error);
+    await this.#ready();
+    return this.#adapter.hasMany([...keys]);
+  }
+
+  /** `SCAN` batches of `scope`'s keys on every master, only those it owns; `step` bounds each round trip. */
+  async *#scope(scope: KeyScope, step: Step, operation: string): AsyncGenerator<[ScanNode, string[]], void> {
+    await this.#ready();
+    for (const node of (await step(operation, this.#adapter.getMasterNodes())) as unknown as ScanNode[]) {
+      let cursor = '0';
+      do {
+        const reply = await step(operation, node.scan(cursor, { MATCH: scope.pattern, COUNT: 1000, TYPE: 'string' }));
+        cursor = String(reply.cursor);
+        const keys = reply.keys.filter(scope.owns);
+        if (keys.length > 0) yield [node, keys];
+      } while (cursor !== '0');
     }
   }
 
-  /**
-   * Deletes the namespace with `SCAN` + `UNLINK`, as `@keyv/redis` does, but reports failures:
-   * `KeyvRedis.clear()` swallows them. `step` bounds each round trip.
-   */
-  async clear(namespace: string | undefined, step: Step): Promise<void> {
-    await this.#ready('clear');
-    const separator = this.#adapter.keyPrefixSeparator;
-    const match = namespace ? `${namespace}${separator}*` : '*';
-    try {
-      for (const node of await step('clear', this.#adapter.getMasterNodes())) {
-        let cursor = '0';
-        do {
-          const reply = await step('clear', node.scan(cursor, { MATCH: match, COUNT: 1000, TYPE: 'string' }));
-          cursor = String(reply.cursor);
-          // Without a namespace, only keys that have none are ours to delete.
-          const keys = namespace ? reply.keys : reply.keys.filter((key) => !key.includes(separator));
-          if (keys.length > 0) await step('clear', this.#unlink(node, keys));
-        } while (cursor !== '0');
-      }
-    } catch (error) {
-      throw (error as { code?: string }).code?.startsWith('E_PRIMARY_') ? error : classify('clear', error);
-    }
+  /** Deletes the keys of `scope` with `SCAN` + `UNLINK`; `KeyvRedis.clear()` would swallow failures. */
+  async clear(scope: KeyScope, step: Step): Promise<void> {
+    for await (const [node, keys] of this.#scope(scope, step, 'clear')) await step('clear', this.#unlink(node, keys));
   }
 
   /** `UNLINK` on one node; a cluster refuses multi-key commands across slots, even on one node. */
-  #unlink(node: { unlink(keys: string | string[]): Promise<number> }, keys: string[]): Promise<unknown> {
+  #unlink(node: ScanNode, keys: string[]): Promise<unknown> {
     return this.#adapter.isCluster() ? Promise.all(keys.map((key) => node.unlink(key))) : node.unlink(keys);
   }
 
+  async *iterator(scope: KeyScope, step: Step): AsyncGenerator<[string, unknown], void> {
+    const client = await this.#ready();
+    for await (const [, keys] of this.#scope(scope, step, 'iterator')) {
+      // Per key, issued in one tick: one round trip, and a cluster routes each.
+      const values = await step('iterator', Promise.all(keys.map((key) => client.get(key) as Promise<string | null>)));
+      for (const [i, value] of values.entries()) if (value !== null) yield [keys[i] as string, value];
+    }
+  }
+
   async probe(): Promise<string | undefined> {
-    const client = await this.#ready('probe');
-    try {
-      // INFO server proves a round trip and names the process: run_id changes when Redis restarts.
-      const info = String(await client.info('server'));
-      return /run_id:(\w+)/.exec(info)?.[1];
-    } catch (error) {
-      throw classify('probe', error);
-    }
-  }
-
-  async invalidate(physicalKeys: readonly string[]): Promise<void> {
-    const client = await this.#ready('invalidate');
-    if (physicalKeys.length === 0) return;
-    try {
-      await this.#unlink(client as unknown as { unlink(keys: string | string[]): Promise<number> }, [...physicalKeys]);
-    } catch (error) {
-      throw classify('invalidate', error);
-    }
-  }
-
-  async restore(entries: readonly PhysicalEntry[]): Promise<void> {
-    const client = await this.#ready('restore');
-    try {
-      // Pipelined: issued in one tick, written in one round trip.
-      await Promise.all(
-        entries.map(({ physicalKey, value, ttlMs }) =>
-          ttlMs === undefined
-            ? client.set(physicalKey, value as string)
-            : client.set(physicalKey, value as string, { PX: ttlMs }),
-        ),
-      );
-    } catch (error) {
-      throw classify('restore', error);
-    }
+    const client = await this.#ready();
+    // INFO server proves a round trip and names the process: run_id changes when Redis restarts.
+    const info = String(await client.info('server'));
+    return /run_id:(\w+)/.exec(info)?.[1];
   }
 
   async *scan(pattern: string, count: number): AsyncGenerator<string[], void> {
-    await this.#ready('scan');
-    try {
-      for (const node of await this.#adapter.getMasterNodes()) {
-        let cursor = '0';
-        do {
-          const reply = await node.scan(cursor, { MATCH: pattern, COUNT: count, TYPE: 'string' });
-          cursor = String(reply.cursor);
-          if (reply.keys.length > 0) yield reply.keys;
-        } while (cursor !== '0');
-      }
-    } catch (error) {
-      throw classify('scan', error);
+    await this.#ready();
+    for (const node of (await this.#adapter.getMasterNodes()) as unknown as ScanNode[]) {
+      let cursor = '0';
+      do {
+        const reply = await node.scan(cursor, { MATCH: pattern, COUNT: count, TYPE: 'string' });
+        cursor = String(reply.cursor);
+        if (reply.keys.length > 0) yield reply.keys;
+      } while (cursor !== '0');
     }
   }
 
-  async readPhysical(physicalKeys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
-    const client = this.#isReady() ? this.#client : await this.#ready('readPhysical');
-    try {
-      // GETs and PTTLs issued in one tick: one round trip, and per key, so a cluster routes each.
-      const [values, pttls] = await Promise.all([
-        Promise.all(physicalKeys.map((key) => client.get(key) as Promise<string | null>)),
-        Promise.all(physicalKeys.map((key) => client.pTTL(key))),
-      ]);
-      return values.map((value, i) => {
-        const pttl = pttls[i] ?? -2;
-        return value === null || pttl === -2 ? undefined : { value, ttlMs: remainingTtl(pttl) };
-      });
-    } catch (error) {
-      throw classify('readPhysical', error);
-    }
-  }
-
-  async *iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void> {
-    await this.#ready('iterator');
-    try {
-      yield* this.#adapter.iterator(namespace) as AsyncGenerator<[string, unknown], void>;
-    } catch (error) {
-      throw classify('iterator', error);
-    }
+  async readPhysical(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    // GETs and PTTLs issued in one tick: one round trip, and per key, so a cluster routes each.
+    const [values, pttls] = await Promise.all([
+      Promise.all(keys.map((key) => client.get(key) as Promise<string | null>)),
+      Promise.all(keys.map((key) => client.pTTL(key))),
+    ]);
+    return values.map((value, i) => {
+      const pttl = pttls[i] ?? -2;
+      return value === null || pttl === -2 ? undefined : { value, ttlMs: remainingTtl(pttl) };
+    });
   }
 
   async disconnect(): Promise<void> {

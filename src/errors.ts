@@ -1,10 +1,12 @@
 /** Every code a {@link TieredStoreError} can carry. Callers branch on `code`, not on the class. */
 export type TieredStoreErrorCode =
   | 'E_INVALID_OPTION'
+  | 'E_INVALID_ARGUMENT'
+  | 'E_NAMESPACE_REQUIRED'
   | 'E_UNKNOWN_TTL_CATEGORY'
   | 'E_PRIMARY_TIMEOUT'
   | 'E_PRIMARY_UNAVAILABLE'
-  | 'E_PRIMARY_ERROR'
+  | 'E_PRIMARY_COMMAND'
   | 'E_PRIMARY_AUTH';
 
 /** Base class of every error this library creates. */
@@ -18,17 +20,40 @@ export class TieredStoreError extends Error {
   }
 }
 
-/** Quotes a value for an error message: strings in quotes, everything else as JSON where possible. */
+/**
+ * Hides the credentials of every URL in `text` (`scheme://user:password@host` becomes
+ * `scheme://***@host`; the userinfo ends at the last `@` of the URL, since a password may contain
+ * `@`, `/` or `:`). Every value an error quotes or keeps goes through it.
+ */
+export function hideCredentials(text: string): string {
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@/gi, '$1***@');
+}
+
+/** Longest quoted string: a 1 MB key must not make a 1 MB message. */
+const QUOTE_MAX = 120;
+
+/**
+ * Quotes a value for an error message: strings in quotes (escaped, so a control character or a lone
+ * surrogate is visible, and cut past {@link QUOTE_MAX} characters), everything else as JSON where
+ * possible.
+ */
 export function quote(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') {
+    const safe = hideCredentials(value);
+    const cut = safe.length > QUOTE_MAX ? `${safe.slice(0, QUOTE_MAX)}…` : safe;
+    return `${JSON.stringify(cut)}${value.length > QUOTE_MAX ? ` (${value.length} characters)` : ''}`;
+  }
   if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
   if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  let text: string;
   try {
-    return JSON.stringify(value) ?? String(value);
+    text = JSON.stringify(value) ?? String(value);
   } catch {
-    return String(value);
+    text = String(value);
   }
+  text = hideCredentials(text);
+  return text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX)}…` : text;
 }
 
 /** An option was missing, of the wrong type or out of range. Thrown at construction. */
@@ -41,7 +66,43 @@ export class InvalidOptionError extends TieredStoreError {
   constructor(option: string, value: unknown, expected: string) {
     super('E_INVALID_OPTION', `Invalid option \`${option}\`: expected ${expected}, got ${quote(value)}`);
     this.option = option;
+    this.value = typeof value === 'string' ? hideCredentials(value) : value;
+  }
+}
+
+/**
+ * A store method was called with a value it cannot store or address (a key that is not a
+ * well-formed string, a value the serialization cannot write, a TTL Redis cannot keep, a batch that
+ * is not an array). The call rejects before either tier is touched; it is never counted as an outage.
+ */
+export class InvalidArgumentError extends TieredStoreError {
+  override readonly name = 'InvalidArgumentError';
+  /** The offending argument, e.g. `key`, `ttl`, `entries[3].ttl`. */
+  readonly argument: string;
+  readonly value: unknown;
+
+  constructor(argument: string, value: unknown, expected: string) {
+    super('E_INVALID_ARGUMENT', `Invalid \`${argument}\`: expected ${expected}, got ${quote(value)}`);
+    this.argument = argument;
     this.value = value;
+  }
+}
+
+/**
+ * `clear()`, `iterator()` or `warm()` on a store without a namespace. A namespace-less store
+ * cannot prove that any key in a shared Redis is its own (plain Keyv stores and other applications
+ * write bare keys too), so it refuses rather than delete or read other people's data.
+ */
+export class NamespaceRequiredError extends TieredStoreError {
+  override readonly name = 'NamespaceRequiredError';
+  readonly operation: string;
+
+  constructor(operation: string) {
+    super(
+      'E_NAMESPACE_REQUIRED',
+      `${operation}() needs a namespace: without one the store cannot tell its keys from other applications' keys in Redis. Give Keyv (or the store) a namespace.`,
+    );
+    this.operation = operation;
   }
 }
 
@@ -59,33 +120,48 @@ export class UnknownTtlCategoryError extends TieredStoreError {
   }
 }
 
-/** The primary did not answer within `operationTimeoutMs`. Never thrown to callers: counted and emitted. */
-export class PrimaryTimeoutError extends TieredStoreError {
+/**
+ * Base of every failure of the primary: the store counts it, emits it in `primary:failure` and
+ * answers from memory; callers never receive one. Sorted by subclass: a timeout or an unavailable
+ * primary counts towards the breaker, a command error (the server answered) does not.
+ */
+export abstract class PrimaryFailure extends TieredStoreError {
+  /** The store operation that failed (`get`, `setMany`, `probe`, ...). */
+  readonly operation: string;
+
+  constructor(code: TieredStoreErrorCode, operation: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.operation = operation;
+  }
+}
+
+/** The primary did not answer within the call's deadline. */
+export class PrimaryTimeoutError extends PrimaryFailure {
   override readonly name = 'PrimaryTimeoutError';
   readonly timeoutMs: number;
 
   constructor(operation: string, timeoutMs: number) {
-    super('E_PRIMARY_TIMEOUT', `Primary ${operation} did not settle within ${timeoutMs} ms`);
+    super('E_PRIMARY_TIMEOUT', operation, `Primary ${operation} did not settle within ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
   }
 }
 
-/** The primary is not connected, so the call was not sent. Never thrown to callers. */
-export class PrimaryUnavailableError extends TieredStoreError {
+/** The primary could not be reached (no connection, reset, refused), so the call failed. */
+export class PrimaryUnavailableError extends PrimaryFailure {
   override readonly name = 'PrimaryUnavailableError';
 
   constructor(operation: string, cause?: unknown) {
-    super('E_PRIMARY_UNAVAILABLE', `Primary unavailable for ${operation}`, { cause });
+    super('E_PRIMARY_UNAVAILABLE', operation, `Primary unavailable for ${operation}`, { cause });
   }
 }
 
-/** The primary answered with an error (OOM, NOAUTH, READONLY, ...). Never thrown to callers. */
-export class PrimaryCommandError extends TieredStoreError {
+/** The primary answered with an error (OOM, READONLY, WRONGTYPE, ...): it is there, it said no. */
+export class PrimaryCommandError extends PrimaryFailure {
   override readonly name = 'PrimaryCommandError';
 
   constructor(operation: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('E_PRIMARY_ERROR', `Primary ${operation} failed: ${detail}`, { cause });
+    super('E_PRIMARY_COMMAND', operation, `Primary ${operation} failed: ${detail}`, { cause });
   }
 }
 
@@ -93,14 +169,13 @@ export class PrimaryCommandError extends TieredStoreError {
  * The primary refused the credentials or the ACL denied the connection (`WRONGPASS`, `NOAUTH`,
  * `NOPERM`). Emitted with `primary:connection`; the message names the server without its password.
  */
-export class PrimaryAuthError extends TieredStoreError {
+export class PrimaryAuthError extends PrimaryFailure {
   override readonly name = 'PrimaryAuthError';
 
-  constructor(safeUrl: string, cause: unknown) {
+  constructor(safeServer: string, cause: unknown) {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    super('E_PRIMARY_AUTH', `Redis at ${safeUrl} refused the connection's credentials: ${detail}`, { cause });
+    super('E_PRIMARY_AUTH', 'connect', `Redis at ${safeServer} refused the connection's credentials: ${detail}`, {
+      cause,
+    });
   }
 }
-
-/** Failures of the primary, as counted and emitted by the store. */
-export type PrimaryFailure = PrimaryTimeoutError | PrimaryUnavailableError | PrimaryCommandError;

@@ -1,4 +1,3 @@
-export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from '../adapters/memory-tier.js';
 export type { BreakerOptions, CircuitState, TransitionReason } from './circuit-breaker.js';
 export { type Clock, systemClock } from './clock.js';
 export type { Duration } from './duration.js';
@@ -25,6 +24,7 @@ export type {
   StoreObserver,
   TieredStoreEvents,
 } from './events.js';
+export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, type ReadPolicy, type TieredStoreOptions } from './options.js';
 export type { ReconcileMode, ReconcileReport } from './reconciler.js';
 export type { TieredStoreStats } from './stats.js';

@@ -6,49 +6,51 @@ export interface JournalEntry {
   readonly at: number;
 }
 
-/** The namespace part of a physical key (`namespace::key`), `''` for a key without one. */
-export function namespaceOf(physicalKey: string): string {
-  const end = physicalKey.indexOf('::');
-  return end === -1 ? '' : physicalKey.slice(0, end);
-}
-
 /**
  * Remembers the keys whose write or delete did not reach the primary, so that they are reconciled
  * when it is back instead of being replayed blindly (a late replay can overwrite a newer value
  * another instance wrote), and so that reads do not take the primary's older copy meanwhile.
  *
- * Bounded: past `maxKeys`, a new key is not recorded; its namespace is marked instead, and the
- * reconciliation then invalidates that whole namespace in the primary, since it no longer knows
- * which of its keys are stale. Only the newest operation per key is kept: that is all
- * reconciliation needs.
+ * Bounded: past `maxKeys`, a new key is not recorded; its namespace (the prefix every key of it
+ * provably starts with, from the store's `KeyLayout`) is marked instead, and the reconciliation then
+ * invalidates that whole namespace in the primary, since it no longer knows which of its keys are
+ * stale. A store without a namespace owns no prefix: `record` then says the key was dropped, and the
+ * store drops its memory copy, so that memory never holds what the primary cannot be made to match.
+ * Only the newest operation per key is kept: that is all reconciliation needs.
  */
 export class OutageJournal {
   readonly #maxKeys: number;
   readonly #entries = new Map<string, JournalEntry>();
-  /** Namespaces to invalidate whole: a `clear()` that missed the primary, or an overflow. */
-  readonly #namespaces = new Set<string>();
+  /** Owned prefixes of namespaces to invalidate whole: a `clear()` that missed the primary, or an overflow. */
+  readonly #prefixes = new Set<string>();
   #overflows = 0;
 
   constructor(maxKeys: number) {
     this.#maxKeys = maxKeys;
   }
 
-  /** Records an operation on a physical key (the key as the primary stores it). */
-  record(key: string, op: JournalEntry['op'], at: number): void {
+  /**
+   * Records an operation on a physical key. Returns false when the journal is full and the key's
+   * namespace has no owned prefix: then nothing remembers the key.
+   * @param ownedPrefix the prefix of the key's namespace, invalidated whole if the journal is full.
+   */
+  record(key: string, op: JournalEntry['op'], at: number, ownedPrefix: string | undefined): boolean {
     if (this.#entries.has(key)) {
       // Re-inserting moves the key to the end, so iteration stays oldest-first.
       this.#entries.delete(key);
     } else if (this.#entries.size >= this.#maxKeys) {
       this.#overflows++;
-      this.#namespaces.add(namespaceOf(key));
-      return;
+      if (ownedPrefix === undefined) return false;
+      this.#prefixes.add(ownedPrefix);
+      return true;
     }
     this.#entries.set(key, { op, at });
+    return true;
   }
 
-  /** Records that a whole namespace (`''` for keys without one) must be invalidated. */
-  recordNamespace(namespace: string): void {
-    this.#namespaces.add(namespace);
+  /** Records that every key starting with `ownedPrefix` (a namespace's) must be invalidated. */
+  recordPrefix(ownedPrefix: string): void {
+    this.#prefixes.add(ownedPrefix);
   }
 
   has(key: string): boolean {
@@ -71,18 +73,18 @@ export class OutageJournal {
     return [...this.#entries];
   }
 
-  /** Namespaces to invalidate whole. */
-  namespaces(): string[] {
-    return [...this.#namespaces];
+  /** Owned prefixes of the namespaces to invalidate whole. */
+  prefixes(): string[] {
+    return [...this.#prefixes];
   }
 
-  settleNamespace(namespace: string): void {
-    this.#namespaces.delete(namespace);
+  settlePrefix(ownedPrefix: string): void {
+    this.#prefixes.delete(ownedPrefix);
   }
 
   /** Keys plus whole namespaces waiting: zero when the primary has missed nothing. */
   get pending(): number {
-    return this.#entries.size + this.#namespaces.size;
+    return this.#entries.size + this.#prefixes.size;
   }
 
   get size(): number {

@@ -1,9 +1,10 @@
 import type { KeyvStoreAdapter } from 'keyv';
-import type { MemoryTier, MemoryTierOptions } from '../adapters/memory-tier.js';
 import { type BreakerOptions, defaultBreakerOptions } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { InvalidOptionError } from './errors.js';
+import type { MemoryTier, MemoryTierOptions } from './memory-tier.js';
+import type { Primary } from './primary.js';
 import type { ReconcileMode } from './reconciler.js';
 import type { TtlCategoryOptions } from './ttl-categories.js';
 
@@ -13,10 +14,11 @@ export type ReadPolicy = 'primary-first' | 'memory-first';
 /** Options of {@link TieredStore}. Durations are milliseconds. */
 export interface TieredStoreOptions<C extends string = string> {
   /**
-   * The source of truth: a Redis URL (`redis://`, `rediss://`; the store builds a fail-fast client),
-   * an existing `KeyvRedis`, or any other Keyv storage adapter.
+   * The source of truth: a Redis URL (`redis://`, `rediss://`, `valkey://`, `valkeys://`; the store
+   * builds a fail-fast client), an existing `KeyvRedis`, any other Keyv storage adapter, or a ready
+   * {@link Primary} (a custom adapter, or a scripted one in tests).
    */
-  readonly primary: string | KeyvStoreAdapter;
+  readonly primary: string | KeyvStoreAdapter | Primary;
   /**
    * The in-process fallback: bounds for a new one, or a `MemoryTier` to share between stores.
    * @default { max: 10000 }
@@ -133,30 +135,33 @@ function boolean(value: unknown, option: string, fallback: boolean): boolean {
   return value;
 }
 
-const knownOptions = new Set([
-  'primary',
-  'fallback',
-  'readPolicy',
-  'memoryTtlMs',
-  'operationTimeoutMs',
-  'connectTimeoutMs',
-  'reconnectMinDelayMs',
-  'reconnectMaxDelayMs',
-  'clientName',
-  'ttl',
-  'fallbackWritesSucceed',
-  'journalMaxKeys',
-  'reconcile',
-  'serialization',
-  'breaker',
-  'namespace',
-  'clock',
-]);
+/** Every option name, checked by the compiler against {@link TieredStoreOptions} both ways. */
+const optionNames = {
+  primary: true,
+  fallback: true,
+  readPolicy: true,
+  memoryTtlMs: true,
+  operationTimeoutMs: true,
+  connectTimeoutMs: true,
+  reconnectMinDelayMs: true,
+  reconnectMaxDelayMs: true,
+  clientName: true,
+  ttl: true,
+  fallbackWritesSucceed: true,
+  journalMaxKeys: true,
+  reconcile: true,
+  serialization: true,
+  breaker: true,
+  namespace: true,
+  clock: true,
+} as const satisfies Record<keyof TieredStoreOptions, true>;
+const knownOptions: ReadonlySet<string> = new Set(Object.keys(optionNames));
 
 /** Applies defaults and validates everything but `primary`, `fallback` and `ttl`. @internal */
 export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOptions {
   if (options === null || typeof options !== 'object') {
-    throw new InvalidOptionError('options', options, 'an object with at least `primary`');
+    // A URL where the options belong (the `new KeyvRedis(url)` habit): the error hides its password.
+    throw new InvalidOptionError('options', options, 'an object with at least `primary`, e.g. { primary: url }');
   }
   for (const name of Object.keys(options)) {
     // A misspelt option silently ignored is a default the user did not choose.

@@ -1,7 +1,12 @@
 /**
- * The contract between the tiering core and a concrete primary (adapters/redis-primary.ts,
- * adapters/keyv-primary.ts). Implementations report every failure by rejecting; they never turn
- * an outage into a miss. The core adds the deadline, the counting and the fallback.
+ * The port between the tiering core and a concrete primary (adapters/redis-primary.ts,
+ * adapters/keyv-primary.ts, or a scripted one in tests). Types only: an adapter imports nothing
+ * else from the core, and the core knows no adapter but through `compose.ts`.
+ *
+ * Every key crossing the port is a physical key, as the core's `KeyLayout` built it: the adapter
+ * stores it as it is. Implementations report every failure by rejecting, and sort what they
+ * rejected with through {@link Primary.classify}; they never turn an outage into a miss. The core
+ * adds the deadline, the breaker, the counting and the fallback.
  */
 
 /** A value read from the primary and how long the primary will keep it. */
@@ -22,16 +27,9 @@ export interface PrimaryRead {
   readonly untimedEnvelope?: boolean;
 }
 
-/** One entry of a batch write, key as the caller gave it (the primary applies the namespace). */
+/** One entry of a batch write. */
 export interface PrimaryEntry {
   readonly key: string;
-  readonly value: unknown;
-  readonly ttlMs: number | undefined;
-}
-
-/** An entry addressed by its physical key, for reconciliation. */
-export interface PhysicalEntry {
-  readonly physicalKey: string;
   readonly value: unknown;
   readonly ttlMs: number | undefined;
 }
@@ -39,16 +37,44 @@ export interface PhysicalEntry {
 /** Bounds one round trip of a multi-step operation with the store's deadline. */
 export type Step = <T>(operation: string, promise: Promise<T>) => Promise<T>;
 
-/** Connection state changes a primary reports, for events and (later) the circuit breaker. */
+/** Connection state changes a primary reports. */
 export type PrimaryConnectionState = 'ready' | 'down';
+
+/**
+ * What an error an adapter rejected with means: `unavailable` (no connection, reset, refused: the
+ * primary is not there), `command` (the server answered with an error: it is there) or `auth` (it
+ * refused the credentials).
+ */
+export type PrimaryErrorKind = 'unavailable' | 'command' | 'auth';
+
+/** Which keys a namespace-wide operation may touch: both a `SCAN MATCH` pattern and the proof. */
+export interface KeyScope {
+  /** Glob-escaped `SCAN MATCH` pattern. */
+  readonly pattern: string;
+  /** True for a key the store can prove it owns; nothing else is ever deleted or yielded. */
+  readonly owns: (physicalKey: string) => boolean;
+}
+
+/** What a primary may read of the core's key layout. */
+export interface LayoutView {
+  readonly namespace: string | undefined;
+  /** The key as Keyv handed it to the store, from a physical key. */
+  storeKey(physicalKey: string): string;
+  /** The physical key of a key as Keyv hands it to the store. */
+  physicalKey(storeKey: string): string;
+}
 
 export interface Primary {
   /** Keyv's iterator wiring needs a known dialect such as `redis`. */
   readonly dialect: string | undefined;
-  /** The namespace applied to every key, in the primary's own layout. */
-  namespace: string | undefined;
-  /** The key as the primary stores it, which the memory tier reuses so the two never disagree. */
-  physicalKey(key: string): string;
+  /** Between namespace and key in this primary's layout (`@keyv/redis`: its `keyPrefixSeparator`). */
+  readonly separator: string;
+  /** The namespace the adapter was built with, if any: the store adopts it. */
+  readonly initialNamespace: string | undefined;
+  /** The server, without credentials, for messages. */
+  readonly safeName: string;
+  /** Sorts an error this primary rejected with. */
+  classify(error: unknown): PrimaryErrorKind;
   get(key: string): Promise<PrimaryRead | undefined>;
   getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>>;
   set(key: string, value: unknown, ttlMs: number | undefined): Promise<void>;
@@ -57,25 +83,27 @@ export interface Primary {
   deleteMany(keys: readonly string[]): Promise<boolean>;
   has(key: string): Promise<boolean>;
   hasMany(keys: readonly string[]): Promise<boolean[]>;
-  /** Deletes every key of `namespace` (`undefined`: keys without one); `step` bounds each round trip. */
-  clear(namespace: string | undefined, step: Step): Promise<void>;
+  /** Deletes every key of `scope` (and only keys `scope.owns`); `step` bounds each round trip. */
+  clear(scope: KeyScope, step: Step): Promise<void>;
   /**
    * One round trip that proves the primary answers. Resolves the server's identity where it has
    * one (Redis's `run_id`, which changes on restart), else `undefined`.
    */
   probe(): Promise<string | undefined>;
-  /** Deletes physical keys (reconciliation). */
-  invalidate(physicalKeys: readonly string[]): Promise<void>;
-  /** Writes physical keys with their remaining TTL (reconciliation in `replay` mode). */
-  restore(entries: readonly PhysicalEntry[]): Promise<void>;
-  iterator(namespace: string | undefined): AsyncGenerator<[string, unknown], void>;
+  /** `[physicalKey, value]` of every key of `scope`; `step` bounds each round trip. */
+  iterator(scope: KeyScope, step: Step): AsyncGenerator<[string, unknown], void>;
   /**
-   * Physical keys matching a glob, a batch per round trip (`SCAN`, never `KEYS`), for warming the
-   * memory tier. Optional: a primary without it cannot warm from itself.
+   * Keys matching a glob, a batch per round trip (`SCAN`, never `KEYS`), for warming the memory
+   * tier. Optional: a primary without it cannot warm from itself.
    */
   scan?(pattern: string, count: number): AsyncGenerator<string[], void>;
-  /** Values and remaining TTLs of physical keys, in one round trip. Optional, with `scan`. */
-  readPhysical?(physicalKeys: readonly string[]): Promise<Array<PrimaryRead | undefined>>;
+  /** Values and remaining TTLs of keys, in one round trip. Optional, with `scan`. */
+  readPhysical?(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>>;
+  /**
+   * Told the store's layout at construction and whenever its namespace changes: a primary that
+   * namespaces keys itself (any Keyv store) maps physical keys back to its own with it.
+   */
+  useLayout?(layout: LayoutView): void;
   /** Starts connecting in the background, if the primary connects at all. Never blocks, never throws. */
   connect?(): void;
   /**

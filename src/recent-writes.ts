@@ -1,42 +1,39 @@
-import { namespaceOf } from './journal.js';
-
 /**
  * The keys this instance wrote to the primary most recently, bounded. When the primary restarts
  * from a snapshot (Redis's `run_id` changes), these are the keys whose newer values it may have
  * lost, so they are handed to the journal. Once more keys were written than it holds, it can no
- * longer name them all and reports their namespaces instead.
+ * longer name them all and reports their namespaces' owned prefixes instead (a store without a
+ * namespace owns none: what it can no longer name is counted as `unnamed`).
  */
 export class RecentWrites {
   readonly #maxKeys: number;
-  readonly #keys = new Set<string>();
-  readonly #namespaces = new Set<string>();
-  #wrapped = false;
+  /** Key to the owned prefix of its namespace, oldest write first. */
+  readonly #keys = new Map<string, string | undefined>();
+  readonly #prefixes = new Set<string>();
+  #unnamed = 0;
 
   constructor(maxKeys: number) {
     this.#maxKeys = maxKeys;
   }
 
-  add(key: string): void {
-    // Delete-then-add keeps the newest write last, so the oldest is dropped first.
-    if (this.#keys.delete(key)) {
-      this.#keys.add(key);
-      return;
-    }
-    this.#keys.add(key);
+  add(key: string, ownedPrefix: string | undefined): void {
+    // Delete-then-set keeps the newest write last, so the oldest is dropped first.
+    this.#keys.delete(key);
+    this.#keys.set(key, ownedPrefix);
     if (this.#keys.size > this.#maxKeys) {
-      const oldest = this.#keys.values().next().value as string;
+      const [oldest, prefix] = this.#keys.entries().next().value as [string, string | undefined];
       this.#keys.delete(oldest);
-      this.#namespaces.add(namespaceOf(oldest));
-      this.#wrapped = true;
+      if (prefix === undefined) this.#unnamed++;
+      else this.#prefixes.add(prefix);
     }
   }
 
-  /** Empties the record, returning the keys and, if some were dropped, the namespaces to invalidate whole. */
-  drain(): { keys: string[]; namespaces: string[] } {
-    const result = { keys: [...this.#keys], namespaces: this.#wrapped ? [...this.#namespaces] : [] };
+  /** Empties the record: the keys, the prefixes to invalidate whole, and how many keys were lost unnamed. */
+  drain(): { keys: string[]; prefixes: string[]; unnamed: number } {
+    const result = { keys: [...this.#keys.keys()], prefixes: [...this.#prefixes], unnamed: this.#unnamed };
     this.#keys.clear();
-    this.#namespaces.clear();
-    this.#wrapped = false;
+    this.#prefixes.clear();
+    this.#unnamed = 0;
     return result;
   }
 }

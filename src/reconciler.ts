@@ -1,7 +1,8 @@
-import type { MemoryTier } from '../adapters/memory-tier.js';
 import type { Clock } from './clock.js';
 import type { OutageJournal } from './journal.js';
-import type { PhysicalEntry, Primary, Step } from './primary.js';
+import { scopeOfPrefix } from './key-layout.js';
+import type { MemoryTier } from './memory-tier.js';
+import type { Primary, PrimaryEntry, Step } from './primary.js';
 
 /**
  * How keys the primary missed are made right when it is back.
@@ -47,16 +48,16 @@ export async function reconcile(
   const started = clock.now();
   let keys = 0;
   let namespaces = 0;
-  for (const namespace of journal.namespaces()) {
-    await primary.clear(namespace === '' ? undefined : namespace, step);
-    journal.settleNamespace(namespace);
+  for (const prefix of journal.prefixes()) {
+    await primary.clear(scopeOfPrefix(prefix), step);
+    journal.settlePrefix(prefix);
     namespaces++;
   }
   const entries = journal.snapshot();
   for (let start = 0; start < entries.length; start += BATCH) {
     const batch = entries.slice(start, start + BATCH);
     const toDelete: string[] = [];
-    const toWrite: PhysicalEntry[] = [];
+    const toWrite: PrimaryEntry[] = [];
     const now = clock.now();
     for (const [physicalKey, entry] of batch) {
       const copy = mode === 'replay' && entry.op === 'set' ? memory.get(physicalKey) : undefined;
@@ -64,11 +65,11 @@ export async function reconcile(
         toDelete.push(physicalKey);
       } else {
         const ttlMs = Number.isFinite(copy.expiresAt) ? Math.max(1, Math.floor(copy.expiresAt - now)) : undefined;
-        toWrite.push({ physicalKey, value: encode(copy.value), ttlMs });
+        toWrite.push({ key: physicalKey, value: encode(copy.value), ttlMs });
       }
     }
-    if (toDelete.length > 0) await step('reconcile', primary.invalidate(toDelete));
-    if (toWrite.length > 0) await step('reconcile', primary.restore(toWrite));
+    if (toDelete.length > 0) await step('reconcile', primary.deleteMany(toDelete));
+    if (toWrite.length > 0) await step('reconcile', primary.setMany(toWrite));
     for (const [physicalKey, entry] of batch) journal.settle(physicalKey, entry.at);
     keys += batch.length;
   }

@@ -1,4 +1,6 @@
 import type { CircuitState } from './circuit-breaker.js';
+import type { OutageJournal } from './journal.js';
+import type { MemoryTier } from './memory-tier.js';
 
 /** A snapshot of the store's counters since construction. */
 export interface TieredStoreStats {
@@ -50,4 +52,29 @@ export class Stats {
   reconciledKeys = 0;
   reconciliations = 0;
   restarts = 0;
+}
+
+/** The public snapshot of the counters, with what the memory tier and the journal count themselves. @internal */
+export function snapshot(
+  s: Stats,
+  memory: MemoryTier,
+  journal: OutageJournal,
+  circuit: CircuitState,
+): TieredStoreStats {
+  return {
+    hits: { primary: s.primaryHits, memory: s.memoryHits },
+    misses: s.misses,
+    primaryFailures: s.primaryFailures,
+    timeouts: s.timeouts,
+    fallbackServes: s.fallbackServes,
+    degradedWrites: s.degradedWrites,
+    evictions: memory.evictions,
+    oversize: memory.oversize,
+    shortCircuits: s.shortCircuits,
+    staleServes: s.staleServes,
+    journal: { size: journal.size, overflows: journal.overflows },
+    reconciled: { keys: s.reconciledKeys, runs: s.reconciliations },
+    restarts: s.restarts,
+    circuit,
+  };
 }

@@ -1,37 +1,24 @@
 import { EventEmitter } from 'node:events';
-import KeyvRedis from '@keyv/redis';
-import type { KeyvStoreAdapter } from 'keyv';
-import { KeyvStorePrimary } from '../adapters/keyv-primary.js';
-import { type MemoryEntry, MemoryTier, NAMESPACE_SEPARATOR } from '../adapters/memory-tier.js';
-import { createFailFastClient, RedisPrimary } from '../adapters/redis-primary.js';
-import { redactUrl } from '../adapters/redis-url.js';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { type Codec, keyvCodec } from './codec.js';
-import { Deadlines } from './deadline.js';
-import {
-  InvalidOptionError,
-  type PrimaryFailure,
-  PrimaryTimeoutError,
-  PrimaryUnavailableError,
-  quote,
-} from './errors.js';
+import { createPrimary } from './compose.js';
+import { NamespaceRequiredError, PrimaryAuthError } from './errors.js';
 import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
+import { KeyLayout } from './key-layout.js';
+import { MemoryCopies } from './memory-copies.js';
+import { MemoryTier } from './memory-tier.js';
 import { type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
-import type { Primary, PrimaryRead } from './primary.js';
+import type { Primary } from './primary.js';
+import { FAILED, PrimaryCalls } from './primary-calls.js';
+import { ReadGuard } from './read-guard.js';
 import { RecentWrites } from './recent-writes.js';
-import { type ReconcileMode, reconcile } from './reconciler.js';
-import { Stats, type TieredStoreStats } from './stats.js';
+import { RECONCILE_COALESCE_MS, Recovery } from './recovery.js';
+import { Stats, snapshot, type TieredStoreStats } from './stats.js';
 import { type KeyTtl, TtlRouter } from './ttl-categories.js';
-import {
-  type WarmContext,
-  type WarmLoader,
-  type WarmOptions,
-  type WarmReport,
-  warmFromLoader,
-  warmFromPrimary,
-} from './warm.js';
+import { checkEntries, checkKey, checkKeys, checkTtl } from './validate.js';
+import { type WarmLoader, type WarmOptions, type WarmReport, warmFromLoader, warmFromPrimary } from './warm.js';
 
 /** An entry of `setMany`, as Keyv passes it. */
 export interface TieredStoreEntry {
@@ -40,47 +27,16 @@ export interface TieredStoreEntry {
   ttl?: number | undefined;
 }
 
-function isRedisUrl(value: string): boolean {
-  return /^(redis|rediss|valkey|valkeys):\/\//i.test(value);
-}
-
-function looksLikeKeyvRedis(value: object): value is KeyvRedis<unknown> {
-  return (
-    value instanceof KeyvRedis ||
-    ((value as { opts?: { dialect?: unknown } }).opts?.dialect === 'redis' &&
-      typeof (value as { createKeyPrefix?: unknown }).createKeyPrefix === 'function' &&
-      typeof (value as { client?: unknown }).client === 'object')
-  );
-}
-
-function isKeyvStore(value: object): value is KeyvStoreAdapter {
-  const store = value as Record<string, unknown>;
-  return ['get', 'set', 'delete', 'clear'].every((method) => typeof store[method] === 'function');
-}
-
-/** Rounds of reconciliation a probe runs while writes keep arriving, before it closes anyway. */
-const PROBE_RECONCILE_ROUNDS = 5;
-
-/**
- * Probes that time out in a row on a connection the client still believes open before it is
- * dropped and made anew (with the default cooldowns, about 7 s into a hang). Not sooner: a hung
- * server that resumes answers on the old connection, in order, which is what orders reconciliation
- * after writes already on the wire; a new connection loses that order.
- */
-const PROBE_TIMEOUTS_BEFORE_RECONNECT = 3;
-
-/**
- * Delay before reconciling writes the primary refused while the breaker stays closed (OOM, an
- * ACL): failures within it are reconciled in one batch instead of one round trip each.
- */
-const RECONCILE_COALESCE_MS = 20;
-
 /**
  * A Keyv storage adapter over a primary (Redis, shared, the source of truth) and a bounded
  * in-process fallback. It keeps answering when the primary dies or hangs: every primary call has
  * a deadline, a circuit breaker stops calling a primary that is down, no method rejects because
  * the primary failed, and writes the primary missed are reconciled before it serves those keys
- * again.
+ * again. Bad input rejects with an `InvalidArgumentError` before either tier is touched.
+ *
+ * This file is the Keyv surface and the wiring; the work is in `primary-calls.ts` (the one call
+ * path), `memory-copies.ts` (what memory holds), `recovery.ts` (probe, restart, reconciliation) and
+ * `key-layout.ts` (which keys are ours).
  *
  * @example
  * const keyv = new Keyv({ store: new TieredStore({ primary: 'redis://127.0.0.1:6379' }) });
@@ -92,114 +48,107 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
    */
   readonly opts: Record<string, unknown>;
   readonly #primary: Primary;
+  readonly #layout: KeyLayout;
   readonly #memory: MemoryTier;
+  readonly #copies: MemoryCopies;
+  readonly #calls: PrimaryCalls;
+  readonly #recovery: Recovery;
   readonly #router: TtlRouter | undefined;
   readonly #journal: OutageJournal;
   readonly #recent: RecentWrites;
   readonly #breaker: CircuitBreaker;
   readonly #stats = new Stats();
   readonly #clock: Clock;
-  readonly #timeoutMs: number;
   readonly #memoryFirst: boolean;
   readonly #memoryTtlMs: number;
   readonly #fallbackWritesSucceed: boolean;
-  readonly #reconcileMode: ReconcileMode;
-  readonly #retryMs: number;
   /** Set with `serialization: 'store'`: values are encoded for the primary, frozen objects in memory. */
   readonly #codec: Codec | undefined;
-  /** The primary's identity (Redis `run_id`) as last seen; a change means it restarted. */
-  #serverId: string | undefined;
-  /** The single reconciliation in flight, if any. */
-  #reconciling: Promise<boolean> | undefined;
-  #reconcileTimer: unknown;
-  #probeTimeouts = 0;
   #closed = false;
   /** Replaced, never mutated, so a call iterates a stable list. */
   #observers: readonly StoreObserver[] = [];
-  readonly #deadlines: Deadlines;
-  /** Bound once: the deadline, handed to multi-round-trip primary operations. */
-  readonly #step = <T>(operation: string, promise: Promise<T>): Promise<T> =>
-    this.#deadlines.bound(promise, () => new PrimaryTimeoutError(operation, this.#timeoutMs));
 
-  /** @throws {InvalidOptionError} naming the option and quoting the bad value. */
+  /** @throws {InvalidOptionError} naming the option and quoting the bad value (a URL without its password). */
   constructor(options: TieredStoreOptions<C>) {
     super();
     const resolved = resolveOptions(options as TieredStoreOptions<string>);
     this.#clock = resolved.clock;
-    this.#timeoutMs = resolved.operationTimeoutMs;
-    this.#deadlines = new Deadlines(this.#timeoutMs, this.#clock);
     this.#memoryFirst = resolved.readPolicy === 'memory-first';
     this.#memoryTtlMs = resolved.memoryTtlMs;
     this.#fallbackWritesSucceed = resolved.fallbackWritesSucceed;
-    this.#reconcileMode = resolved.reconcile;
-    this.#retryMs = resolved.breaker.cooldownMs;
     this.#codec = resolved.serialization === 'store' ? keyvCodec : undefined;
     this.#journal = new OutageJournal(resolved.journalMaxKeys);
     this.#recent = new RecentWrites(resolved.journalMaxKeys);
     this.#router = options.ttl === undefined ? undefined : new TtlRouter(options.ttl, 'ttl');
-
     const fallback = options.fallback;
-    if (fallback instanceof MemoryTier) this.#memory = fallback;
-    else this.#memory = new MemoryTier({ clock: this.#clock, ...(fallback ?? {}) });
+    this.#memory =
+      fallback instanceof MemoryTier ? fallback : new MemoryTier({ clock: this.#clock, ...(fallback ?? {}) });
+    this.#copies = new MemoryCopies(
+      this.#memory,
+      new ReadGuard(resolved.journalMaxKeys),
+      this.#clock,
+      this.#codec,
+      this.#stats,
+      this.#router?.hasGrace === true,
+    );
 
-    this.#primary = TieredStore.#makePrimary(options.primary, resolved);
-    if (options.namespace !== undefined) this.#primary.namespace = options.namespace;
+    this.#primary = createPrimary(options.primary, resolved);
+    this.#layout = new KeyLayout(this.#primary.separator, options.namespace ?? this.#primary.initialNamespace);
+    this.#primary.useLayout?.(this.#layout);
+    this.#calls = new PrimaryCalls(
+      this.#primary,
+      resolved.operationTimeoutMs,
+      this.#clock,
+      this.#stats,
+      (event) => this.emit('primary:failure', event),
+      () => this.#recovery.lateReply(),
+    );
+    this.#recovery = new Recovery({
+      primary: this.#primary,
+      calls: this.#calls,
+      journal: this.#journal,
+      recent: this.#recent,
+      memory: this.#memory,
+      layout: this.#layout,
+      clock: this.#clock,
+      stats: this.#stats,
+      mode: resolved.reconcile,
+      retryMs: resolved.breaker.cooldownMs,
+      encode: this.#codec?.encode,
+      onRestart: (event) => this.emit('primary:restart', event),
+      onReconciled: (report) => this.emit('reconcile:done', report),
+    });
     this.#breaker = new CircuitBreaker(
       resolved.breaker,
       this.#clock,
-      () => this.#probe(),
+      () => this.#recovery.probe(),
       (from, to, reason) => {
-        if (to === 'open') this.#cancelReconcile();
+        if (to === 'open') this.#recovery.cancel();
         this.emit('circuit:state', { from, to, reason });
       },
     );
-    this.#primary.onConnectionChange = (state, error) => {
-      if (this.#closed) return;
-      this.emit('primary:connection', error === undefined ? { state } : { state, error });
-      if (state === 'down') this.#breaker.connectionLost();
-      else if (!this.#breaker.closed) this.#breaker.connectionBack();
-      // First connection: learn the server's identity (and reconcile, if anything is pending).
-      else void this.#probe();
-    };
+    this.#calls.breaker = this.#breaker;
+    this.#recovery.breaker = this.#breaker;
+    this.#primary.onConnectionChange = (state, error) => this.#connectionChanged(state, error);
     this.opts = {
       dialect: this.#primary.dialect ?? 'tiered',
       url: '',
       readPolicy: resolved.readPolicy satisfies ReadPolicy,
-      operationTimeoutMs: this.#timeoutMs,
+      operationTimeoutMs: resolved.operationTimeoutMs,
     };
     // Never blocks: until the primary is ready, calls fail fast and memory answers.
     this.#primary.connect?.();
   }
 
-  static #makePrimary(primary: unknown, resolved: ReturnType<typeof resolveOptions>): Primary {
-    if (typeof primary === 'string') {
-      if (!isRedisUrl(primary)) {
-        throw new InvalidOptionError(
-          'primary',
-          redactUrl(primary),
-          'a redis:// or rediss:// URL, a KeyvRedis, or a Keyv store',
-        );
-      }
-      return new RedisPrimary(new KeyvRedis(createFailFastClient(primary, resolved), { throwOnErrors: true }));
-    }
-    if (primary !== null && typeof primary === 'object') {
-      if (looksLikeKeyvRedis(primary)) return new RedisPrimary(primary);
-      if (isKeyvStore(primary)) return new KeyvStorePrimary(primary);
-    }
-    throw new InvalidOptionError(
-      'primary',
-      typeof primary === 'object' && primary !== null ? `[object ${primary.constructor?.name ?? 'Object'}]` : primary,
-      'a redis:// or rediss:// URL, a KeyvRedis, or a Keyv store with get/set/delete/clear',
-    );
-  }
-
-  /** The namespace Keyv set (`keyv` by default); keys are stored as `namespace::key`. */
+  /** The namespace Keyv set (`keyv` by default in Keyv 5); `''` counts as none. */
   get namespace(): string | undefined {
-    return this.#primary.namespace;
+    return this.#layout.namespace;
   }
 
   set namespace(value: string | undefined) {
-    this.#primary.namespace = value;
+    if (value !== undefined && typeof value !== 'string') checkKey(value, 'namespace');
+    this.#layout.namespace = value;
+    this.#primary.useLayout?.(this.#layout);
   }
 
   /** The in-process tier, e.g. to share it with another store. */
@@ -219,184 +168,136 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   /** Counters since construction. */
   stats(): TieredStoreStats {
-    const s = this.#stats;
-    return {
-      hits: { primary: s.primaryHits, memory: s.memoryHits },
-      misses: s.misses,
-      primaryFailures: s.primaryFailures,
-      timeouts: s.timeouts,
-      fallbackServes: s.fallbackServes,
-      degradedWrites: s.degradedWrites,
-      evictions: this.#memory.evictions,
-      oversize: this.#memory.oversize,
-      shortCircuits: s.shortCircuits,
-      staleServes: s.staleServes,
-      journal: { size: this.#journal.size, overflows: this.#journal.overflows },
-      reconciled: { keys: s.reconciledKeys, runs: s.reconciliations },
-      restarts: s.restarts,
-      circuit: this.#breaker.state,
-    };
+    return snapshot(this.#stats, this.#memory, this.#journal, this.#breaker.state);
   }
 
   // ---- reads ---------------------------------------------------------------------------------
 
   async get(key: string): Promise<unknown> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
-    const memoryKey = this.#primary.physicalKey(key);
+    const physical = this.#layout.physicalKey(checkKey(key));
     if (this.#memoryFirst) {
-      const entry = this.#memory.get(memoryKey);
-      if (entry !== undefined && this.#clock.now() - entry.refreshedAt < this.#memoryTtlMs) {
+      const entry = this.#copies.fresh(physical, this.#memoryTtlMs);
+      if (entry !== undefined) {
         this.#stats.memoryHits++;
         return this.#observed('get', 'memory', t0, entry.value);
       }
     }
-    if (!this.#breaker.closed) {
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      return this.#observed('get', 'breaker-open', t0, this.#serveFromMemory('get', memoryKey));
+      return this.#observed('get', 'breaker-open', t0, this.#serve('get', physical));
     }
     // The primary holds an older copy until reconciled: memory has this instance's newest.
-    if (this.#journal.size !== 0 && this.#journal.has(memoryKey)) {
-      return this.#observed('get', 'fallback', t0, this.#serveFromMemory('get', memoryKey));
+    if (this.#journal.size !== 0 && this.#journal.has(physical)) {
+      return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
     }
     const started = this.#clock.now();
-    let read: PrimaryRead | undefined;
-    try {
-      read = await this.#step('get', this.#primary.get(key));
-    } catch (error) {
-      this.#failed('get', error, [memoryKey]);
-      return this.#observed('get', 'fallback', t0, this.#serveFromMemory('get', memoryKey));
-    }
-    this.#breaker.success();
-    return this.#observed('get', 'primary', t0, this.#accept(key, memoryKey, read, started));
+    const ticket = this.#copies.guard.begin();
+    const read = await this.#calls.call('get', [physical], () => this.#primary.get(physical));
+    this.#copies.guard.end();
+    if (read === FAILED) return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+    const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
+    const value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+    return this.#observed('get', 'primary', t0, value);
   }
 
   async getMany(keys: string[]): Promise<unknown[]> {
+    const physical = this.#physicalKeys(keys);
     // Filled, not sparse: Keyv walks the result with for...in, which skips holes.
     const results = new Array<unknown>(keys.length).fill(undefined);
-    const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
-    const ask: number[] = [];
-    const fromMemory: number[] = [];
-    const now = this.#clock.now();
-    const primaryOpen = this.#breaker.closed;
-    if (!primaryOpen) this.#stats.shortCircuits++;
-    for (let i = 0; i < keys.length; i++) {
-      const memoryKey = memoryKeys[i] as string;
-      if (this.#memoryFirst) {
-        const entry = this.#memory.get(memoryKey);
-        if (entry !== undefined && now - entry.refreshedAt < this.#memoryTtlMs) {
-          this.#stats.memoryHits++;
-          results[i] = entry.value;
-          continue;
-        }
-      }
-      if (!primaryOpen || (this.#journal.size !== 0 && this.#journal.has(memoryKey))) fromMemory.push(i);
-      else ask.push(i);
-    }
+    const ask = this.#routeBatch('getMany', physical, (i, value) => {
+      results[i] = value;
+    });
     if (ask.length > 0) {
       const started = this.#clock.now();
-      try {
-        const reads = await this.#step('getMany', this.#primary.getMany(ask.map((i) => keys[i] as string)));
-        this.#breaker.success();
-        for (let j = 0; j < ask.length; j++) {
-          const i = ask[j] as number;
-          results[i] = this.#accept(keys[i] as string, memoryKeys[i] as string, reads[j], started);
-        }
-      } catch (error) {
-        this.#failed(
-          'getMany',
-          error,
-          ask.map((i) => memoryKeys[i] as string),
-        );
-        fromMemory.push(...ask);
-      }
-    }
-    const served: string[] = [];
-    for (const i of fromMemory) {
-      const entry = this.#fallbackEntry(memoryKeys[i] as string);
-      if (entry === undefined) {
-        this.#stats.misses++;
+      const ticket = this.#copies.guard.begin();
+      const asked = ask.map((i) => physical[i] as string);
+      const reads = await this.#calls.call('getMany', asked, () => this.#primary.getMany(asked), asked.length);
+      this.#copies.guard.end();
+      if (reads === FAILED) {
+        this.#serveBatch('getMany', physical, ask, (i, value) => {
+          results[i] = value;
+        });
       } else {
-        served.push(memoryKeys[i] as string);
-        results[i] = entry.value;
+        for (const [j, i] of ask.entries()) {
+          const ttl = this.#router === undefined ? undefined : this.#categoryOf(keys[i] as string);
+          const key = physical[i] as string;
+          results[i] = this.#copies.fromRead(key, reads[j], ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+        }
       }
     }
-    if (served.length > 0) this.emit('fallback:serve', { operation: 'getMany', keys: served });
     return results;
   }
 
   async has(key: string): Promise<boolean> {
-    const memoryKey = this.#primary.physicalKey(key);
-    if (this.#memoryFirst) {
-      const entry = this.#memory.get(memoryKey);
-      if (entry !== undefined && this.#clock.now() - entry.refreshedAt < this.#memoryTtlMs) return true;
+    const physical = this.#layout.physicalKey(checkKey(key));
+    if (this.#memoryFirst && this.#copies.fresh(physical, this.#memoryTtlMs) !== undefined) {
+      this.#stats.memoryHits++;
+      return true;
     }
-    if (!this.#breaker.closed) {
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      return this.#serveFromMemory('has', memoryKey) !== undefined;
+      return this.#serve('has', physical) !== undefined;
     }
-    if (this.#journal.size !== 0 && this.#journal.has(memoryKey)) {
-      return this.#serveFromMemory('has', memoryKey) !== undefined;
-    }
-    try {
-      const found = await this.#step('has', this.#primary.has(key));
-      this.#breaker.success();
-      return found;
-    } catch (error) {
-      this.#failed('has', error, [memoryKey]);
-      return this.#serveFromMemory('has', memoryKey) !== undefined;
-    }
+    if (this.#journal.size !== 0 && this.#journal.has(physical)) return this.#serve('has', physical) !== undefined;
+    const found = await this.#calls.call('has', [physical], () => this.#primary.has(physical));
+    return found === FAILED ? this.#serve('has', physical) !== undefined : found;
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
-    const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
-    const pending = this.#journal.size !== 0 && memoryKeys.some((memoryKey) => this.#journal.has(memoryKey));
-    if (!this.#breaker.closed) {
-      this.#stats.shortCircuits++;
-    } else if (!pending) {
-      try {
-        const found = await this.#step('hasMany', this.#primary.hasMany(keys));
-        this.#breaker.success();
-        return found;
-      } catch (error) {
-        this.#failed('hasMany', error, memoryKeys);
+    const physical = this.#physicalKeys(keys);
+    const results = new Array<boolean>(keys.length).fill(false);
+    const ask = this.#routeBatch('hasMany', physical, (i, value) => {
+      results[i] = value !== undefined;
+    });
+    if (ask.length > 0) {
+      const asked = ask.map((i) => physical[i] as string);
+      const found = await this.#calls.call('hasMany', asked, () => this.#primary.hasMany(asked), asked.length);
+      if (found === FAILED) {
+        this.#serveBatch('hasMany', physical, ask, (i, value) => {
+          results[i] = value !== undefined;
+        });
+      } else {
+        for (const [j, i] of ask.entries()) results[i] = found[j] === true;
       }
     }
-    const served: string[] = [];
-    const found = memoryKeys.map((memoryKey) => {
-      const hit = this.#fallbackEntry(memoryKey) !== undefined;
-      if (hit) served.push(memoryKey);
-      return hit;
-    });
-    if (served.length > 0) this.emit('fallback:serve', { operation: 'hasMany', keys: served });
-    return found;
+    return results;
   }
 
   /**
    * Yields `[key, value]` for the namespace from the primary; if the primary is unavailable before
    * the first entry, from memory instead. A failure after that ends the iteration early (counted),
-   * because switching tiers midway would repeat or skip keys.
+   * because switching tiers midway would repeat or skip keys. Only keys the namespace provably owns
+   * are yielded; without a namespace it throws {@link NamespaceRequiredError}.
    */
   async *iterator(namespace?: string): AsyncGenerator<[string, unknown], void> {
-    if (!this.#breaker.closed) {
+    const layout =
+      namespace === undefined || namespace === this.#layout.namespace
+        ? this.#layout
+        : new KeyLayout(this.#layout.separator, namespace);
+    const scope = layout.scope;
+    if (scope === undefined) throw new NamespaceRequiredError('iterator');
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      yield* this.#memoryEntries(namespace);
+      yield* this.#memoryEntries(layout);
       return;
     }
-    const source = this.#primary.iterator(namespace);
+    const source = this.#primary.iterator(scope, this.#calls.step);
     let yielded = false;
     try {
       while (true) {
         let step: IteratorResult<[string, unknown], void>;
         try {
-          step = await this.#step('iterator', source.next());
+          step = await this.#calls.step('iterator', source.next());
         } catch (error) {
-          this.#failed('iterator', error, []);
-          if (!yielded) yield* this.#memoryEntries(namespace);
+          this.#calls.failed('iterator', error, []);
+          if (!yielded) yield* this.#memoryEntries(layout);
           return;
         }
         if (step.done) return;
         yielded = true;
-        yield this.#codec === undefined ? step.value : [step.value[0], this.#codec.decode(step.value[1])];
+        const [physical, raw] = step.value;
+        yield [layout.storeKey(physical), this.#codec === undefined ? raw : this.#codec.decode(raw)];
       }
     } finally {
       // Stops the primary's SCAN when the consumer breaks out; a hung server must not hold us.
@@ -404,11 +305,10 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     }
   }
 
-  *#memoryEntries(namespace: string | undefined): Generator<[string, unknown]> {
-    const prefix = namespace ? `${namespace}${NAMESPACE_SEPARATOR}` : undefined;
-    for (const [memoryKey, entry] of this.#memory.entries(prefix)) {
+  *#memoryEntries(layout: KeyLayout): Generator<[string, unknown]> {
+    for (const [physical, entry] of this.#memory.entries(layout.ownedPrefix as string)) {
       this.#stats.fallbackServes++;
-      yield [prefix === undefined ? memoryKey : memoryKey.slice(prefix.length), entry.value];
+      yield [layout.storeKey(physical), entry.value];
     }
   }
 
@@ -416,110 +316,111 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
-    const keyTtl = this.#ttlFor(key, ttl);
-    const memoryKey = this.#primary.physicalKey(key);
-    const raw = this.#remember(memoryKey, value, keyTtl, this.#clock.now());
-    if (!this.#breaker.closed) {
+    const physical = this.#layout.physicalKey(checkKey(key));
+    const keyTtl = this.#ttlFor(key, checkTtl(ttl));
+    const prepared = this.#copies.prepare(value);
+    this.#copies.write(physical, prepared, keyTtl, this.#clock.now());
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      return this.#observed('set', 'breaker-open', t0, this.#missed([memoryKey], 'set'));
+      return this.#observed('set', 'breaker-open', t0, this.#missed([physical], 'set'));
     }
-    try {
-      await this.#step('set', this.#primary.set(key, raw, keyTtl?.ttlMs));
-    } catch (error) {
-      this.#failed('set', error, [memoryKey]);
-      return this.#observed('set', 'fallback', t0, this.#missed([memoryKey], 'set'));
-    }
-    this.#breaker.success();
-    this.#wrote(memoryKey);
+    const sent = await this.#calls.call('set', [physical], () =>
+      this.#primary.set(physical, prepared.raw, keyTtl?.ttlMs),
+    );
+    if (sent === FAILED) return this.#observed('set', 'fallback', t0, this.#missed([physical], 'set'));
+    this.#wrote(physical);
     return this.#observed('set', 'primary', t0, true);
   }
 
   async setMany(entries: TieredStoreEntry[]): Promise<boolean[]> {
+    // The whole batch is checked before either tier is touched: one bad entry writes nothing.
     const now = this.#clock.now();
-    const memoryKeys: string[] = [];
-    const resolved = entries.map(({ key, value, ttl }) => {
-      const keyTtl = this.#ttlFor(key, ttl);
-      const memoryKey = this.#primary.physicalKey(key);
-      memoryKeys.push(memoryKey);
-      return { key, value: this.#remember(memoryKey, value, keyTtl, now), ttlMs: keyTtl?.ttlMs };
-    });
-    let ok = true;
-    if (!this.#breaker.closed) {
+    const batch = checkEntries(entries).map(({ key, value, ttl }, i) => ({
+      key: this.#layout.physicalKey(key),
+      keyTtl: this.#ttlFor(key, checkTtl(ttl, `entries[${i}].ttl`)),
+      prepared: this.#copies.prepare(value, `entries[${i}].value`),
+    }));
+    const physical = batch.map((entry) => entry.key);
+    for (const entry of batch) this.#copies.write(entry.key, entry.prepared, entry.keyTtl, now);
+    let ok: boolean;
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      ok = this.#missed(memoryKeys, 'set');
+      ok = this.#missed(physical, 'set');
     } else {
-      try {
-        await this.#step('setMany', this.#primary.setMany(resolved));
-        this.#breaker.success();
-        for (const memoryKey of memoryKeys) this.#wrote(memoryKey);
-      } catch (error) {
-        this.#failed('setMany', error, memoryKeys);
-        ok = this.#missed(memoryKeys, 'set');
-      }
+      const toSend = batch.map(({ key, prepared, keyTtl }) => ({ key, value: prepared.raw, ttlMs: keyTtl?.ttlMs }));
+      const sent = await this.#calls.call('setMany', physical, () => this.#primary.setMany(toSend), toSend.length);
+      ok = sent !== FAILED;
+      if (ok) for (const key of physical) this.#wrote(key);
+      else ok = this.#missed(physical, 'set');
     }
-    return entries.map(() => ok);
+    return batch.map(() => ok);
   }
 
+  /**
+   * Deletes the key from both tiers. Resolves what the primary said (whether it held the key); when
+   * the primary could not be reached, memory drops its copy, the delete is journaled and the result
+   * is `false`, as for `set` (with `fallbackWritesSucceed`, whether memory held the key).
+   */
   async delete(key: string): Promise<boolean> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
-    const memoryKey = this.#primary.physicalKey(key);
-    const inMemory = this.#memory.delete(memoryKey);
-    if (!this.#breaker.closed) {
+    const physical = this.#layout.physicalKey(checkKey(key));
+    const inMemory = this.#copies.delete(physical);
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      this.#missed([memoryKey], 'delete');
-      return this.#observed('delete', 'breaker-open', t0, inMemory);
+      return this.#observed('delete', 'breaker-open', t0, this.#missed([physical], 'delete') && inMemory);
     }
-    let deleted: boolean;
-    try {
-      deleted = await this.#step('delete', this.#primary.delete(key));
-    } catch (error) {
-      this.#failed('delete', error, [memoryKey]);
-      this.#missed([memoryKey], 'delete');
-      return this.#observed('delete', 'fallback', t0, inMemory);
+    const deleted = await this.#calls.call('delete', [physical], () => this.#primary.delete(physical));
+    if (deleted === FAILED) {
+      return this.#observed('delete', 'fallback', t0, this.#missed([physical], 'delete') && inMemory);
     }
-    this.#breaker.success();
-    this.#wrote(memoryKey);
+    this.#wrote(physical);
     return this.#observed('delete', 'primary', t0, deleted);
   }
 
+  /** As {@link delete}, for a batch: `true` when the primary deleted any of the keys. */
   async deleteMany(keys: string[]): Promise<boolean> {
-    const memoryKeys = keys.map((key) => this.#primary.physicalKey(key));
+    const physical = this.#physicalKeys(keys);
     let inMemory = false;
-    for (const memoryKey of memoryKeys) inMemory = this.#memory.delete(memoryKey) || inMemory;
-    if (!this.#breaker.closed) {
+    for (const key of physical) inMemory = this.#copies.delete(key) || inMemory;
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      this.#missed(memoryKeys, 'delete');
-      return inMemory;
+      return this.#missed(physical, 'delete') && inMemory;
     }
-    let deleted: boolean;
-    try {
-      deleted = await this.#step('deleteMany', this.#primary.deleteMany(keys));
-    } catch (error) {
-      this.#failed('deleteMany', error, memoryKeys);
-      this.#missed(memoryKeys, 'delete');
-      return inMemory;
-    }
-    this.#breaker.success();
-    for (const memoryKey of memoryKeys) this.#wrote(memoryKey);
+    const deleted = await this.#calls.call(
+      'deleteMany',
+      physical,
+      () => this.#primary.deleteMany(physical),
+      physical.length,
+    );
+    if (deleted === FAILED) return this.#missed(physical, 'delete') && inMemory;
+    for (const key of physical) this.#wrote(key);
     return deleted;
   }
 
-  /** Deletes every key of this store's namespace, in both tiers. */
+  /**
+   * Deletes every key of this store's namespace, in both tiers: only keys the namespace provably
+   * owns (`ns::ns:*` under Keyv 5), so another namespace, another application's keys and plain
+   * `@keyv/redis` keys survive. Without a namespace it deletes nothing and throws
+   * {@link NamespaceRequiredError}: a namespace-less store cannot prove any key in a shared Redis is
+   * its own.
+   */
   async clear(): Promise<void> {
-    const namespace = this.#primary.namespace;
-    this.#memory.clear(namespace ? `${namespace}${NAMESPACE_SEPARATOR}` : undefined);
-    if (!this.#breaker.closed) {
+    const prefix = this.#layout.ownedPrefix;
+    const scope = this.#layout.scope;
+    if (prefix === undefined || scope === undefined) throw new NamespaceRequiredError('clear');
+    this.#memory.clear(prefix);
+    if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      this.#journal.recordNamespace(namespace ?? '');
+      this.#journal.recordPrefix(prefix);
       return;
     }
     try {
-      await this.#primary.clear(namespace, this.#step);
+      await this.#primary.clear(scope, this.#calls.step);
       this.#breaker.success();
     } catch (error) {
-      this.#failed('clear', error, []);
-      this.#journal.recordNamespace(namespace ?? '');
-      this.#scheduleReconcile(0);
+      this.#calls.failed('clear', error, []);
+      this.#journal.recordPrefix(prefix);
+      this.#recovery.schedule(0);
     }
   }
 
@@ -527,47 +428,40 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async disconnect(): Promise<void> {
     this.#closed = true;
     this.#breaker.dispose();
-    this.#cancelReconcile();
+    this.#recovery.close();
     try {
-      await this.#step('disconnect', this.#primary.disconnect());
+      await this.#calls.step('disconnect', this.#primary.disconnect());
     } catch (error) {
-      this.#failed('disconnect', error, []);
+      this.#calls.failed('disconnect', error, []);
     }
   }
 
   /**
    * Fills the memory tier: from the primary (`SCAN` + batched reads with each key's remaining TTL)
-   * for keys matching `match`, or from a loader function (memory only: e.g. a snapshot from the
-   * database at startup while Redis is down). Bounded by the tier's size, cancellable with
-   * `signal`, yielding to normal traffic between batches; emits `warm:progress`. Never rejects for
-   * an outage: it stops, and says why.
+   * for keys of this namespace whose application key matches `match`, or from a loader function
+   * (memory only: e.g. a snapshot from the database at startup while Redis is down). Bounded by the
+   * tier's size, cancellable with `signal`, yielding to normal traffic between batches; emits
+   * `warm:progress`. Never rejects for an outage: it stops, and says why. Warming from the primary
+   * needs a namespace ({@link NamespaceRequiredError}).
    *
    * @example
    * await store.warm({ match: 'price:*', limit: 5_000 });
    * await store.warm(async function* () { for (const row of await db.prices()) yield { key: `price:${row.symbol}`, value: row, ttl: 30_000 }; });
    */
   async warm(source: WarmOptions | WarmLoader = {}, options: WarmOptions = {}): Promise<WarmReport> {
-    const namespace = this.#primary.namespace;
-    // Keyv prefixes every key with `namespace:` before the store sees it.
-    const keyvKey = (appKey: string) => (namespace ? `${namespace}:${appKey}` : appKey);
-    const context: WarmContext = {
+    const context = {
       primary: this.#primary,
-      memory: this.#memory,
+      copies: this.#copies,
       clock: this.#clock,
-      step: this.#step,
+      step: this.#calls.step,
       codec: this.#codec,
-      physicalOf: (appKey) => this.#primary.physicalKey(keyvKey(appKey)),
-      patternOf: (glob) => this.#primary.physicalKey(keyvKey(glob)),
-      primaryUsable: () => this.#breaker.closed && !this.#closed,
-      onProgress: (event) => this.emit('warm:progress', event),
+      layout: this.#layout,
+      primaryUsable: () => this.#calls.usable && !this.#closed,
+      onProgress: (event: { loaded: number; seen: number }) => this.emit('warm:progress', event),
     };
-    if (typeof source !== 'function') return warmFromPrimary(context, source);
-    const codec = this.#codec;
-    return warmFromLoader(context, source, options, (value, ttlMs) => {
-      // The envelope Keyv would have written for this value.
-      const raw = keyvCodec.encode({ value, expires: ttlMs === undefined ? undefined : Date.now() + ttlMs });
-      return codec === undefined ? raw : codec.decode(raw);
-    });
+    if (typeof source === 'function') return warmFromLoader(context, source, options);
+    if (this.#layout.ownedPrefix === undefined) throw new NamespaceRequiredError('warm');
+    return warmFromPrimary(context, source);
   }
 
   /**
@@ -575,8 +469,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
    * is left pending. Runs on its own after outages; exposed for tests and graceful shutdown.
    */
   async reconcile(): Promise<boolean> {
-    if (!this.#breaker.closed) return this.#journal.pending === 0;
-    return this.#runReconcile();
+    if (!this.#calls.usable) return this.#journal.pending === 0;
+    return this.#recovery.run();
   }
 
   /**
@@ -585,6 +479,9 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
    * that detaches it.
    */
   observe(observer: StoreObserver): () => void {
+    if (observer === null || typeof observer !== 'object' || typeof observer.latency !== 'function') {
+      throw new TypeError(`observe() needs an object with a latency(operation, path, seconds) method`);
+    }
     this.#observers = [...this.#observers, observer];
     return () => {
       this.#observers = this.#observers.filter((o) => o !== observer);
@@ -592,6 +489,71 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   }
 
   // ---- internals -----------------------------------------------------------------------------
+
+  #connectionChanged(state: 'ready' | 'down', error: unknown): void {
+    if (this.#closed) return;
+    const reported =
+      error !== undefined && this.#primary.classify(error) === 'auth'
+        ? new PrimaryAuthError(this.#primary.safeName, error)
+        : error;
+    this.emit('primary:connection', reported === undefined ? { state } : { state, error: reported });
+    if (state === 'down') this.#breaker.connectionLost();
+    else if (!this.#breaker.closed) this.#breaker.connectionBack();
+    // First connection: learn the server's identity (and reconcile, if anything is pending).
+    else void this.#recovery.probe();
+  }
+
+  #physicalKeys(keys: unknown): string[] {
+    return checkKeys(keys).map((key) => this.#layout.physicalKey(key));
+  }
+
+  /**
+   * Sorts a read batch: memory-first hits are answered through `answer`, keys memory must answer
+   * (breaker open, journaled) are served now, and the indexes left to ask the primary are returned.
+   */
+  #routeBatch(operation: Operation, physical: string[], answer: (i: number, value: unknown) => void): number[] {
+    const ask: number[] = [];
+    const fromMemory: number[] = [];
+    const usable = this.#calls.usable;
+    if (!usable) this.#stats.shortCircuits++;
+    const journaled = this.#journal.size !== 0;
+    for (let i = 0; i < physical.length; i++) {
+      const key = physical[i] as string;
+      if (this.#memoryFirst) {
+        const entry = this.#copies.fresh(key, this.#memoryTtlMs);
+        if (entry !== undefined) {
+          this.#stats.memoryHits++;
+          answer(i, entry.value);
+          continue;
+        }
+      }
+      if (!usable || (journaled && this.#journal.has(key))) fromMemory.push(i);
+      else ask.push(i);
+    }
+    if (fromMemory.length > 0) this.#serveBatch(operation, physical, fromMemory, answer);
+    return ask;
+  }
+
+  /** Answers the given indexes of a batch from memory (fallback copies), counted and emitted once. */
+  #serveBatch(
+    operation: Operation,
+    physical: string[],
+    indexes: number[],
+    answer: (i: number, value: unknown) => void,
+  ): void {
+    const served: string[] = [];
+    for (const i of indexes) {
+      const key = physical[i] as string;
+      const entry = this.#copies.fallback(key);
+      if (entry === undefined) {
+        this.#stats.misses++;
+      } else {
+        served.push(key);
+        answer(i, entry.value);
+      }
+    }
+    if (served.length > 0) this.emit('fallback:serve', { operation, keys: served });
+  }
 
   /** Reports a call's latency to the observers, if any, and passes its result through. */
   #observed<T>(operation: ObservedOperation, path: LatencyPath, t0: number, result: T): T {
@@ -603,226 +565,46 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     return result;
   }
 
-  /** A primary answer: a hit refreshes memory with the primary's remaining TTL, a miss drops it. */
-  #accept(key: string, memoryKey: string, read: PrimaryRead | undefined, started: number): unknown {
-    if (read === undefined) {
-      // The primary is the truth: an older memory copy must not outlive its deletion.
-      this.#memory.delete(memoryKey);
-      this.#stats.misses++;
-      return undefined;
-    }
-    const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
-    const codec = this.#codec;
-    const value = codec === undefined ? read.value : codec.decode(read.value);
-    const sizeHint = codec !== undefined && typeof read.value === 'string' ? read.value.length : undefined;
-    // `started`, not now: the memory copy must expire no later than the primary's.
-    const fetchTtl = read.fetchTtl;
-    if (fetchTtl === undefined || (read.untimedEnvelope === true && this.#categoryOf(key) === undefined)) {
-      // Known TTL, or Keyv's envelope without one on a key no category gives one: it never expires.
-      const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
-      this.#memory.refresh(memoryKey, value, expiresAt, expiresAt + staleMs, sizeHint);
-    } else {
-      // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
-      // the copy unservable until it answers.
-      const entry = this.#memory.set(memoryKey, value, undefined, undefined, sizeHint);
-      if (entry !== undefined) {
-        fetchTtl().then(
-          (ttlMs) => {
-            const expiresAt = ttlMs === undefined ? Number.POSITIVE_INFINITY : started + ttlMs;
-            this.#memory.expire(memoryKey, entry, expiresAt, expiresAt + staleMs);
-          },
-          // Unknown TTL: the copy stays unservable and is replaced by the next read or write.
-          () => {},
-        );
-      }
-    }
-    this.#stats.primaryHits++;
-    return value;
-  }
-
-  /** Writes the memory copy of a value being written; returns the value in the primary's form. */
-  #remember(memoryKey: string, value: unknown, keyTtl: KeyTtl | undefined, now: number): unknown {
-    let raw = value;
-    let copy = value;
-    let sizeHint: number | undefined;
-    if (this.#codec !== undefined && typeof value !== 'string') {
-      // The memory copy is what a read from the primary would return: parsed from the same bytes.
-      const encoded = this.#codec.encode(value);
-      raw = encoded;
-      copy = this.#codec.decode(encoded);
-      sizeHint = encoded.length;
-    }
-    const expiresAt = keyTtl === undefined ? Number.POSITIVE_INFINITY : now + keyTtl.ttlMs;
-    this.#memory.set(memoryKey, copy, expiresAt, expiresAt + (keyTtl?.staleMs ?? 0), sizeHint);
-    return raw;
-  }
-
-  /** A fresh memory copy, or within stale-if-error grace an expired one (counted). */
-  #fallbackEntry(memoryKey: string): MemoryEntry | undefined {
-    let entry = this.#memory.get(memoryKey);
-    if (entry === undefined && this.#router?.hasGrace) {
-      entry = this.#memory.getStale(memoryKey);
-      if (entry !== undefined) this.#stats.staleServes++;
-    }
-    if (entry !== undefined) {
-      this.#stats.memoryHits++;
-      this.#stats.fallbackServes++;
-    }
-    return entry;
-  }
-
-  #serveFromMemory(operation: Operation, memoryKey: string): unknown {
-    const entry = this.#fallbackEntry(memoryKey);
+  #serve(operation: Operation, physical: string): unknown {
+    const entry = this.#copies.fallback(physical);
     if (entry === undefined) {
       this.#stats.misses++;
       return undefined;
     }
-    this.emit('fallback:serve', { operation, keys: [memoryKey] });
+    this.emit('fallback:serve', { operation, keys: [physical] });
     return entry.value;
   }
 
   /** The primary took a write or delete: it is newer than anything journaled for the key. */
-  #wrote(memoryKey: string): void {
-    if (this.#journal.size !== 0) this.#journal.forget(memoryKey);
-    this.#recent.add(memoryKey);
+  #wrote(physical: string): void {
+    if (this.#journal.size !== 0) this.#journal.forget(physical);
+    this.#recent.add(physical, this.#layout.ownedPrefix);
   }
 
-  /** Writes or deletes that reached memory only: counted and journaled. */
-  #missed(memoryKeys: string[], op: 'set' | 'delete'): boolean {
-    this.#stats.degradedWrites += memoryKeys.length;
+  /** Writes or deletes that reached memory only: counted and journaled. Returns what to report. */
+  #missed(physical: string[], op: 'set' | 'delete'): boolean {
+    this.#stats.degradedWrites += physical.length;
     const at = this.#clock.now();
-    for (const memoryKey of memoryKeys) this.#journal.record(memoryKey, op, at);
+    const prefix = this.#layout.ownedPrefix;
+    for (const key of physical) {
+      // Journal full and no namespace to invalidate instead: memory must not keep what Redis lacks.
+      if (!this.#journal.record(key, op, at, prefix)) this.#memory.delete(key);
+    }
     // While the breaker is closed (a server reply such as OOM, or failures below the threshold),
     // reconcile soon; while it is open, the probe reconciles before closing.
-    if (this.#breaker.closed) this.#scheduleReconcile(RECONCILE_COALESCE_MS);
+    if (this.#calls.usable) this.#recovery.schedule(RECONCILE_COALESCE_MS);
     return this.#fallbackWritesSucceed;
-  }
-
-  #failed(operation: Operation, error: unknown, keys: readonly string[]): void {
-    const failure = (
-      (error as { code?: string } | null)?.code?.startsWith?.('E_PRIMARY_')
-        ? error
-        : new PrimaryUnavailableError(operation, error)
-    ) as PrimaryFailure;
-    this.#stats.primaryFailures++;
-    if (failure.code === 'E_PRIMARY_TIMEOUT') this.#stats.timeouts++;
-    // A server reply (OOM, READONLY, NOPERM) means the primary is there: reads may still work.
-    if (failure.code !== 'E_PRIMARY_ERROR') this.#breaker.failure();
-    this.emit('primary:failure', { operation, error: failure, keys });
-  }
-
-  /**
-   * The breaker's probe: one round trip, restart detection, then reconciliation, all before any
-   * user call reaches the primary again. Also run once on the first connection.
-   */
-  async #probe(): Promise<boolean> {
-    const probe = this.#primary.probe();
-    try {
-      const serverId = await this.#step('probe', probe);
-      if (serverId !== undefined) {
-        if (this.#serverId !== undefined && serverId !== this.#serverId) this.#restarted(serverId);
-        this.#serverId = serverId;
-      }
-    } catch (error) {
-      this.#failed('probe', error, []);
-      if ((error as { code?: string }).code === 'E_PRIMARY_TIMEOUT') {
-        // A hung server that resumes answers this probe late: that is the moment it is back, so
-        // probe again at once instead of waiting out the cooldown (the connection never dropped).
-        probe.then(
-          () => {
-            if (!this.#closed) this.#breaker.connectionBack();
-          },
-          () => {},
-        );
-        if (++this.#probeTimeouts >= PROBE_TIMEOUTS_BEFORE_RECONNECT) {
-          this.#probeTimeouts = 0;
-          this.#primary.reconnect?.();
-        }
-      }
-      return false;
-    }
-    this.#probeTimeouts = 0;
-    for (let round = 0; round < PROBE_RECONCILE_ROUNDS && this.#journal.pending > 0; round++) {
-      if (!(await this.#runReconcile())) return this.#journal.pending === 0;
-    }
-    // Still pending after several rounds (writes keep coming): close anyway; reads of those keys
-    // are answered by memory until the background reconciliation catches up.
-    if (this.#journal.pending > 0) this.#scheduleReconcile(0);
-    return true;
-  }
-
-  /** The primary is a new process that may hold older copies of what we wrote: reconcile those. */
-  #restarted(serverId: string): void {
-    const { keys, namespaces } = this.#recent.drain();
-    const at = this.#clock.now();
-    for (const key of keys) this.#journal.record(key, 'set', at);
-    for (const namespace of namespaces) this.#journal.recordNamespace(namespace);
-    this.#stats.restarts++;
-    this.emit('primary:restart', { serverId, keys: keys.length, namespaces: namespaces.length });
-  }
-
-  /** One reconciliation at a time; resolves whether it completed. */
-  #runReconcile(): Promise<boolean> {
-    this.#reconciling ??= reconcile(
-      this.#primary,
-      this.#journal,
-      this.#memory,
-      this.#reconcileMode,
-      this.#clock,
-      this.#step,
-      this.#codec?.encode,
-    )
-      .then(
-        (report) => {
-          this.#stats.reconciledKeys += report.keys;
-          this.#stats.reconciliations++;
-          this.emit('reconcile:done', report);
-          return true;
-        },
-        (error: unknown) => {
-          this.#failed('reconcile', error, []);
-          return false;
-        },
-      )
-      .finally(() => {
-        this.#reconciling = undefined;
-      });
-    return this.#reconciling;
-  }
-
-  #scheduleReconcile(delayMs: number): void {
-    if (this.#reconcileTimer !== undefined || this.#closed) return;
-    this.#reconcileTimer = this.#clock.setTimeout(() => {
-      this.#reconcileTimer = undefined;
-      if (!this.#breaker.closed || this.#journal.pending === 0) return;
-      void this.#runReconcile().then((ok) => {
-        if (this.#journal.pending > 0 && this.#breaker.closed) this.#scheduleReconcile(ok ? 0 : this.#retryMs);
-      });
-    }, delayMs);
-  }
-
-  #cancelReconcile(): void {
-    if (this.#reconcileTimer !== undefined) this.#clock.clearTimeout(this.#reconcileTimer);
-    this.#reconcileTimer = undefined;
   }
 
   /** The application's key: rules are written against it, not Keyv's `namespace:` prefix. */
   #categoryOf(key: string): KeyTtl | undefined {
-    if (this.#router === undefined) return undefined;
-    const namespace = this.#primary.namespace;
-    const appKey = namespace && key.startsWith(`${namespace}:`) ? key.slice(namespace.length + 1) : key;
-    return this.#router.resolve(appKey);
+    return this.#router?.resolve(this.#layout.appKey(key));
   }
 
-  /** Explicit TTL wins (Keyv passes 0 or undefined for none); otherwise the key's category, if any. */
-  #ttlFor(key: string, ttl: number | undefined): KeyTtl | undefined {
-    if (ttl !== undefined && ttl !== 0) {
-      if (typeof ttl !== 'number' || !(ttl > 0) || !Number.isFinite(ttl)) {
-        throw new InvalidOptionError('ttl', ttl, `a positive number of milliseconds for key ${quote(key)}`);
-      }
-      const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
-      return { ttlMs: Math.ceil(ttl), staleMs };
-    }
-    return this.#router === undefined ? undefined : this.#categoryOf(key);
+  /** Explicit TTL wins; otherwise the key's category, if any. */
+  #ttlFor(key: string, ttlMs: number | undefined): KeyTtl | undefined {
+    if (ttlMs === undefined) return this.#router === undefined ? undefined : this.#categoryOf(key);
+    const staleMs = this.#router?.hasGrace ? (this.#categoryOf(key)?.staleMs ?? 0) : 0;
+    return { ttlMs, staleMs };
   }
 }

@@ -1,8 +1,11 @@
-import type { MemoryTier } from '../adapters/memory-tier.js';
 import type { Clock } from './clock.js';
-import type { Codec } from './codec.js';
-import { InvalidOptionError } from './errors.js';
+import { type Codec, keyvCodec } from './codec.js';
+import { InvalidArgumentError, InvalidOptionError } from './errors.js';
+import type { KeyLayout } from './key-layout.js';
+import type { MemoryCopies } from './memory-copies.js';
+import type { MemoryTier } from './memory-tier.js';
 import type { Primary, Step } from './primary.js';
+import { checkKey, checkTtl } from './validate.js';
 
 /** Where to warm from Redis: keys whose application key matches a glob. */
 export interface WarmOptions {
@@ -46,14 +49,11 @@ export interface WarmProgressEvent {
 /** What warming needs from the store. @internal */
 export interface WarmContext {
   readonly primary: Primary;
-  readonly memory: MemoryTier;
+  readonly copies: MemoryCopies;
   readonly clock: Clock;
   readonly step: Step;
   readonly codec: Codec | undefined;
-  /** The physical key of an application key (Keyv's `namespace:` prefix and the primary's layout). */
-  readonly physicalOf: (appKey: string) => string;
-  /** The physical-key glob for an application-key glob. */
-  readonly patternOf: (appGlob: string) => string;
+  readonly layout: KeyLayout;
   /** False while the breaker is not closed. */
   readonly primaryUsable: () => boolean;
   readonly onProgress: (event: WarmProgressEvent) => void;
@@ -94,7 +94,15 @@ function fullSince(memory: MemoryTier): () => boolean {
 
 /** Fills memory from the primary: `SCAN` batches, then one round trip of values and TTLs per batch. */
 export async function warmFromPrimary(context: WarmContext, options: WarmOptions): Promise<WarmReport> {
-  const { primary, memory, clock, step } = context;
+  const { primary, copies, clock, step, layout } = context;
+  const memory = copies.memory;
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('warm options', options, 'an object { match, limit, batchSize, signal }');
+  }
+  const match = options.match ?? '*';
+  if (typeof match !== 'string' || match === '') {
+    throw new InvalidArgumentError('warm.match', match, 'a non-empty glob over the application key');
+  }
   const run = new WarmRun(clock);
   const limit = resolveLimit(options, memory);
   const full = fullSince(memory);
@@ -106,7 +114,7 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
   if (primary.scan === undefined || primary.readPhysical === undefined || !context.primaryUsable()) {
     return report('primary-unavailable');
   }
-  const scan = primary.scan(context.patternOf(options.match ?? '*'), batchSize);
+  const scan = primary.scan(layout.scanPattern(match) as string, batchSize);
   try {
     while (true) {
       if (options.signal?.aborted) return report('cancelled');
@@ -114,12 +122,23 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
       const next = await step('warm', scan.next());
       if (next.done) return report(undefined);
       for (let start = 0; start < next.value.length; start += batchSize) {
-        const keys = next.value.slice(start, start + Math.min(batchSize, limit - run.loaded));
+        // Only keys the namespace provably owns, whatever the server answered to the pattern.
+        const keys = next.value
+          .slice(start, start + Math.min(batchSize, limit - run.loaded))
+          .filter((key) => layout.owns(key));
+        if (keys.length === 0) continue;
         const asked = clock.now();
-        const reads = await step('warm', primary.readPhysical(keys));
+        const ticket = copies.guard.begin();
+        let reads: Awaited<ReturnType<NonNullable<Primary['readPhysical']>>>;
+        try {
+          reads = await step('warm', primary.readPhysical(keys));
+        } finally {
+          copies.guard.end();
+        }
         run.seen += keys.length;
         for (const [i, read] of reads.entries()) {
-          if (read === undefined) continue;
+          // A key this instance wrote or deleted while the batch was in flight keeps its newer state.
+          if (read === undefined || copies.guard.verdict(keys[i] as string, ticket) !== 'fill') continue;
           const value = context.codec === undefined ? read.value : context.codec.decode(read.value);
           // Asked-at, not now: the copy must expire no later than Redis's.
           const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : asked + read.ttlMs;
@@ -148,9 +167,9 @@ export async function warmFromLoader(
   context: WarmContext,
   loader: WarmLoader,
   options: WarmOptions,
-  encode: (value: unknown, ttlMs: number | undefined) => unknown,
 ): Promise<WarmReport> {
-  const { memory, clock } = context;
+  const { copies, clock, layout, codec } = context;
+  const memory = copies.memory;
   const run = new WarmRun(clock);
   const limit = resolveLimit(options, memory);
   const full = fullSince(memory);
@@ -158,16 +177,16 @@ export async function warmFromLoader(
   for await (const entry of loader()) {
     if (options.signal?.aborted) return report('cancelled');
     run.seen++;
-    const ttl = entry.ttl;
-    if (ttl !== undefined && !(typeof ttl === 'number' && ttl > 0 && Number.isFinite(ttl))) {
-      throw new InvalidOptionError(
-        'warm entry ttl',
-        ttl,
-        `a positive number of ms for key ${JSON.stringify(entry.key)}`,
-      );
+    if (entry === null || typeof entry !== 'object') {
+      throw new InvalidArgumentError('warm entry', entry, 'an object { key, value, ttl }');
     }
+    const key = layout.physicalOfApp(checkKey(entry.key, 'warm entry key'));
+    const ttl = checkTtl(entry.ttl, 'warm entry ttl');
+    // The envelope Keyv would have written for this value.
+    const raw = keyvCodec.encode({ value: entry.value, expires: ttl === undefined ? undefined : Date.now() + ttl });
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl;
-    if (memory.set(context.physicalOf(entry.key), encode(entry.value, ttl), expiresAt) !== undefined) run.loaded++;
+    copies.guard.stamp(key);
+    if (memory.set(key, codec === undefined ? raw : codec.decode(raw), expiresAt) !== undefined) run.loaded++;
     if (run.seen % 100 === 0) {
       context.onProgress({ loaded: run.loaded, seen: run.seen });
       await breathe();

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Keyv from 'keyv';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDashboard, type DashboardHandler, type DashboardSnapshot } from '../adapters/dashboard.js';
+import { createDashboard, type DashboardHandler, type DashboardSnapshot } from '../integrations/dashboard.js';
 import { TieredStore } from '../src/index.js';
 import { RedisServer } from './helpers/redis-server.js';
 

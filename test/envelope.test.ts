@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { envelopeTtl } from '../src/envelope.js';
+import { envelopeTtl } from '../adapters/envelope.js';
 
 describe("envelopeTtl: the remaining TTL from Keyv's envelope", () => {
   const now = 1_000_000;

@@ -58,14 +58,13 @@ describe('MemoryTier bounds (injected clock)', () => {
     expect(tier.get('k')?.value).toBe('new');
   });
 
-  it('clears one namespace, or only the keys without one', () => {
+  it('clears exactly the keys of one prefix, never a longer namespace that shares its start', () => {
     const tier = new MemoryTier({ clock: new ManualClock() });
-    for (const key of ['a::1', 'a::2', 'b::1', 'bare']) tier.set(key, key, Number.POSITIVE_INFINITY);
-    tier.clear('a::');
-    expect([...tier.entries(undefined)].map(([k]) => k)).toEqual(['bare']);
-    tier.clear(undefined);
-    expect(tier.get('bare')).toBeUndefined();
-    expect(tier.get('b::1')?.value).toBe('b::1');
+    const keys = ['a::a:1', 'a::a:2', 'a::b::a::b:1', 'b::b:1', 'bare'];
+    for (const key of keys) tier.set(key, key, Number.POSITIVE_INFINITY);
+    expect([...tier.entries('a::a:')].map(([k]) => k)).toEqual(['a::a:2', 'a::a:1']);
+    tier.clear('a::a:');
+    expect(keys.filter((key) => tier.get(key) !== undefined)).toEqual(['a::b::a::b:1', 'b::b:1', 'bare']);
   });
 });
 

@@ -6,7 +6,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerOpenTelemetryMetrics } from '../adapters/opentelemetry.js';
+import { registerOpenTelemetryMetrics } from '../integrations/opentelemetry.js';
 import { TieredStore } from '../src/index.js';
 import { RedisServer } from './helpers/redis-server.js';
 

@@ -1,7 +1,7 @@
 import Keyv from 'keyv';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { registerPrometheusMetrics } from '../adapters/prometheus.js';
+import { registerPrometheusMetrics } from '../integrations/prometheus.js';
 import { TieredStore } from '../src/index.js';
 import { RedisServer } from './helpers/redis-server.js';
 

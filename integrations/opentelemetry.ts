@@ -1,6 +1,5 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
-import type { CircuitState } from '../src/circuit-breaker.js';
-import type { TieredStore } from '../src/tiered-store.js';
+import type { CircuitState, TieredStore } from 'keyv-failsafe';
 
 /** How a store's OpenTelemetry instruments are labelled. */
 export interface OpenTelemetryOptions {

@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
-import type { Clock } from '../src/clock.js';
-import { systemClock } from '../src/clock.js';
-import { InvalidOptionError } from '../src/errors.js';
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+import { InvalidOptionError } from './errors.js';
 
 /** Bounds of the in-process fallback. */
 export interface MemoryTierOptions {
@@ -74,12 +74,10 @@ function positiveInteger(value: unknown, option: string): number {
   return value;
 }
 
-/** Separator between a namespace and a key, the one `@keyv/redis` writes. */
-export const NAMESPACE_SEPARATOR = '::';
-
 /**
  * The bounded in-process fallback over `lru-cache`. Keys are physical keys (namespace included,
- * in the primary's layout), so one tier can be shared by every store of a process.
+ * in the primary's layout, from the store's `KeyLayout`), so one tier can be shared by every store
+ * of a process.
  *
  * Expiry is checked here against the shared clock rather than by lru-cache's TTL, so that one
  * clock drives deadlines and TTLs and an entry's expiry can be copied from the primary exactly.
@@ -229,24 +227,18 @@ export class MemoryTier {
     return !entry.ttlPending && entry.expiresAt > this.#clock.now();
   }
 
-  /**
-   * Drops every key of a namespace (`prefix` = `namespace::`), or with `prefix` undefined every key
-   * that has no namespace, as `@keyv/redis` does.
-   */
-  clear(prefix: string | undefined): void {
+  /** Drops every key starting with `prefix` (a namespace's, from the store's `KeyLayout`). */
+  clear(prefix: string): void {
     const doomed: string[] = [];
-    for (const key of this.#lru.keys()) {
-      if (prefix === undefined ? !key.includes(NAMESPACE_SEPARATOR) : key.startsWith(prefix)) doomed.push(key);
-    }
+    for (const key of this.#lru.keys()) if (key.startsWith(prefix)) doomed.push(key);
     for (const key of doomed) this.#lru.delete(key);
   }
 
-  /** Live entries of a namespace, as `[physicalKey, entry]`. */
-  *entries(prefix: string | undefined): Generator<[string, MemoryEntry]> {
+  /** Live entries whose key starts with `prefix`, as `[physicalKey, entry]`. */
+  *entries(prefix: string): Generator<[string, MemoryEntry]> {
     const now = this.#clock.now();
     for (const [key, entry] of this.#lru.entries()) {
-      if (entry.ttlPending || entry.expiresAt <= now) continue;
-      if (prefix === undefined ? key.includes(NAMESPACE_SEPARATOR) : !key.startsWith(prefix)) continue;
+      if (entry.ttlPending || entry.expiresAt <= now || !key.startsWith(prefix)) continue;
       yield [key, entry];
     }
   }

@@ -1,8 +1,5 @@
+import type { CircuitState, LatencyPath, ObservedOperation, TieredStore, TieredStoreStats } from 'keyv-failsafe';
 import { Counter, Gauge, register as globalRegistry, Histogram, type Registry } from 'prom-client';
-import type { CircuitState } from '../src/circuit-breaker.js';
-import type { LatencyPath, ObservedOperation } from '../src/events.js';
-import type { TieredStoreStats } from '../src/stats.js';
-import type { TieredStore } from '../src/tiered-store.js';
 
 /** Where and how a store's metrics are registered. */
 export interface PrometheusOptions {

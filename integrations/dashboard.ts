@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  type CircuitState,
+  InvalidOptionError,
+  type LatencyPath,
+  type TieredStore,
+  type TieredStoreStats,
+} from 'keyv-failsafe';
 import { Registry } from 'prom-client';
-import type { CircuitState } from '../src/circuit-breaker.js';
-import { InvalidOptionError } from '../src/errors.js';
-import type { LatencyPath } from '../src/events.js';
-import type { TieredStoreStats } from '../src/stats.js';
-import type { TieredStore } from '../src/tiered-store.js';
 import { DASHBOARD_CSP, DASHBOARD_HTML } from './dashboard-page.js';
 import { registerPrometheusMetrics } from './prometheus.js';
 

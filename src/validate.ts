@@ -1,0 +1,49 @@
+import { InvalidArgumentError } from './errors.js';
+
+/**
+ * Checks of what callers hand the store's methods, made before either tier is touched: bad input
+ * gets a clear error naming the value, and never reaches Redis, where it would fail as if Redis
+ * were down and count towards the breaker.
+ */
+
+/** Longest TTL accepted: far beyond any cache's needs, and still exact as a float and in Redis's PX. */
+export const MAX_TTL_MS = 2 ** 52;
+
+/** A key: a well-formed string (a lone surrogate would reach Redis as U+FFFD and collide with others). */
+export function checkKey(key: unknown, argument = 'key'): string {
+  if (typeof key !== 'string') throw new InvalidArgumentError(argument, key, 'a string');
+  if (!key.isWellFormed()) throw new InvalidArgumentError(argument, key, 'a string without lone surrogates');
+  return key;
+}
+
+/** A batch of keys: an array of keys. */
+export function checkKeys(keys: unknown, argument = 'keys'): string[] {
+  if (!Array.isArray(keys)) throw new InvalidArgumentError(argument, keys, 'an array of keys');
+  for (let i = 0; i < keys.length; i++) checkKey(keys[i], `${argument}[${i}]`);
+  return keys as string[];
+}
+
+/**
+ * An explicit TTL in ms, or `undefined` for none (Keyv passes 0 or undefined). Sub-millisecond
+ * TTLs round up: a TTL never makes an entry live shorter than asked... nor expire at once.
+ */
+export function checkTtl(ttl: unknown, argument = 'ttl'): number | undefined {
+  if (ttl === undefined || ttl === 0) return undefined;
+  if (typeof ttl !== 'number' || !(ttl > 0) || ttl > MAX_TTL_MS) {
+    throw new InvalidArgumentError(argument, ttl, `a number of milliseconds in (0, 2^52], or 0 / undefined for none`);
+  }
+  return Math.ceil(ttl);
+}
+
+/** A batch of entries: an array of `{ key, value, ttl? }`. */
+export function checkEntries(entries: unknown): Array<{ key: string; value: unknown; ttl?: number | undefined }> {
+  if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', entries, 'an array of { key, value, ttl }');
+  for (let i = 0; i < entries.length; i++) {
+    const entry: unknown = entries[i];
+    if (entry === null || typeof entry !== 'object') {
+      throw new InvalidArgumentError(`entries[${i}]`, entry, 'an object { key, value, ttl }');
+    }
+    checkKey((entry as { key?: unknown }).key, `entries[${i}].key`);
+  }
+  return entries;
+}
