@@ -2,10 +2,12 @@ export type { BreakerOptions, CircuitState, TransitionReason } from './circuit-b
 export { type Clock, systemClock } from './clock.js';
 export type { Duration } from './duration.js';
 export {
+  InvalidArgumentError,
   InvalidOptionError,
+  NamespaceRequiredError,
   PrimaryAuthError,
   PrimaryCommandError,
-  type PrimaryFailure,
+  PrimaryFailure,
   PrimaryTimeoutError,
   PrimaryUnavailableError,
   TieredStoreError,
@@ -26,6 +28,16 @@ export type {
 } from './events.js';
 export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 export { DEFAULT_OPERATION_TIMEOUT_MS, type ReadPolicy, type TieredStoreOptions } from './options.js';
+export type {
+  KeyScope,
+  LayoutView,
+  Primary,
+  PrimaryConnectionState,
+  PrimaryEntry,
+  PrimaryErrorKind,
+  PrimaryRead,
+  Step,
+} from './primary.js';
 export type { ReconcileMode, ReconcileReport } from './reconciler.js';
 export type { TieredStoreStats } from './stats.js';
 export { TieredStore, type TieredStoreEntry } from './tiered-store.js';

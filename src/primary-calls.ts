@@ -83,9 +83,10 @@ export class PrimaryCalls {
   /** Sorts any error into a {@link PrimaryFailure}: by class for the core's own, by the primary otherwise. */
   classify(operation: string, error: unknown): PrimaryFailure {
     if (error instanceof PrimaryFailure) return error;
-    return this.#primary.classify(error) === 'command'
-      ? new PrimaryCommandError(operation, error)
-      : new PrimaryUnavailableError(operation, error);
+    // A refusal of a command's credentials (NOPERM) is still an answer: the primary is there.
+    return this.#primary.classify(error) === 'unavailable'
+      ? new PrimaryUnavailableError(operation, error)
+      : new PrimaryCommandError(operation, error);
   }
 
   /** Counts and emits a failed call; a timeout or an unreachable primary counts towards the breaker. */

@@ -58,6 +58,8 @@ export class Recovery {
   /** The single reconciliation in flight, if any. */
   #reconciling: Promise<boolean> | undefined;
   #timer: unknown;
+  /** Clock time the pending timer fires at. */
+  #timerAt = 0;
   #probeTimeouts = 0;
   #closed = false;
 
@@ -143,10 +145,19 @@ export class Recovery {
     return this.#reconciling;
   }
 
-  /** Reconciles in `delayMs`, and again until nothing is pending, while the breaker stays closed. */
+  /**
+   * Reconciles in `delayMs`, and again until nothing is pending, while the breaker stays closed. A
+   * sooner request replaces a later one (a late answer cuts a retry's wait short).
+   */
   schedule(delayMs: number): void {
     const { clock, journal, retryMs } = this.#parts;
-    if (this.#timer !== undefined || this.#closed) return;
+    if (this.#closed) return;
+    const at = clock.now() + delayMs;
+    if (this.#timer !== undefined) {
+      if (this.#timerAt <= at) return;
+      clock.clearTimeout(this.#timer);
+    }
+    this.#timerAt = at;
     this.#timer = clock.setTimeout(() => {
       this.#timer = undefined;
       if (!this.breaker.closed || journal.pending === 0) return;

@@ -194,10 +194,14 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const started = this.#clock.now();
     const ticket = this.#copies.guard.begin();
     const read = await this.#calls.call('get', [physical], () => this.#primary.get(physical));
-    this.#copies.guard.end();
-    if (read === FAILED) return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+    if (read === FAILED) {
+      this.#copies.guard.end();
+      return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+    }
     const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
     const value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+    // After the fill: ending the read may forget the stamps it was checked against.
+    this.#copies.guard.end();
     return this.#observed('get', 'primary', t0, value);
   }
 
@@ -213,7 +217,6 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       const ticket = this.#copies.guard.begin();
       const asked = ask.map((i) => physical[i] as string);
       const reads = await this.#calls.call('getMany', asked, () => this.#primary.getMany(asked), asked.length);
-      this.#copies.guard.end();
       if (reads === FAILED) {
         this.#serveBatch('getMany', physical, ask, (i, value) => {
           results[i] = value;
@@ -225,6 +228,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
           results[i] = this.#copies.fromRead(key, reads[j], ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
         }
       }
+      this.#copies.guard.end();
     }
     return results;
   }

@@ -132,17 +132,17 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
         let reads: Awaited<ReturnType<NonNullable<Primary['readPhysical']>>>;
         try {
           reads = await step('warm', primary.readPhysical(keys));
+          run.seen += keys.length;
+          for (const [i, read] of reads.entries()) {
+            // A key this instance wrote or deleted while the batch was in flight keeps its newer state.
+            if (read === undefined || copies.guard.verdict(keys[i] as string, ticket) !== 'fill') continue;
+            const value = context.codec === undefined ? read.value : context.codec.decode(read.value);
+            // Asked-at, not now: the copy must expire no later than Redis's.
+            const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : asked + read.ttlMs;
+            if (memory.set(keys[i] as string, value, expiresAt) !== undefined) run.loaded++;
+          }
         } finally {
           copies.guard.end();
-        }
-        run.seen += keys.length;
-        for (const [i, read] of reads.entries()) {
-          // A key this instance wrote or deleted while the batch was in flight keeps its newer state.
-          if (read === undefined || copies.guard.verdict(keys[i] as string, ticket) !== 'fill') continue;
-          const value = context.codec === undefined ? read.value : context.codec.decode(read.value);
-          // Asked-at, not now: the copy must expire no later than Redis's.
-          const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : asked + read.ttlMs;
-          if (memory.set(keys[i] as string, value, expiresAt) !== undefined) run.loaded++;
         }
         context.onProgress({ loaded: run.loaded, seen: run.seen });
         if (run.loaded >= limit) return report('limit');
