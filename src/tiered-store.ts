@@ -347,6 +347,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       prepared: this.#copies.prepare(value, `entries[${i}].value`),
     }));
     const physical = batch.map((entry) => entry.key);
+    if (physical.length === 0) return [];
     for (const entry of batch) this.#copies.write(entry.key, entry.prepared, entry.keyTtl, now);
     let ok: boolean;
     if (!this.#calls.usable) {
@@ -386,6 +387,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   /** As {@link delete}, for a batch: `true` when the primary deleted any of the keys. */
   async deleteMany(keys: string[]): Promise<boolean> {
     const physical = this.#physicalKeys(keys);
+    if (physical.length === 0) return false;
     let inMemory = false;
     for (const key of physical) inMemory = this.#copies.delete(key) || inMemory;
     if (!this.#calls.usable) {
