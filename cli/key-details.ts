@@ -3,6 +3,7 @@
 
 import { isServerReply } from '../adapters/redis-primary.js';
 import type { RedisClient, RedisSession } from './connect.js';
+import { expectInteger } from './replies.js';
 
 /** Keys per pipeline: 2 commands each, a few kilobytes on the wire, far below any deadline. */
 export const DETAIL_BATCH = 250;
@@ -12,7 +13,8 @@ export type SizeSource = 'memory-usage' | 'strlen';
 
 /** A key's remaining TTL and size. */
 export interface KeyDetail {
-  readonly redisKey: string;
+  /** The key as Redis holds it: bytes, as a key need not be UTF-8. */
+  readonly redisKey: Buffer;
   /** Remaining TTL in ms; `null` when the key has none. */
   readonly ttlMs: number | null;
   /** Bytes: `MEMORY USAGE` (key, value and overhead) or `STRLEN` (value only); `null` if unknown. */
@@ -33,8 +35,8 @@ export interface DetailResult {
  * `execAsPipeline` works), but `execAsPipeline` rejects with the first error reply and drops the
  * rest; here a refused `MEMORY USAGE` must not hide the `PTTL` beside it.
  */
-async function pipeline(client: RedisClient, commands: (client: RedisClient) => Array<Promise<unknown>>) {
-  const settled = await Promise.allSettled(commands(client));
+async function pipeline(client: RedisClient, commands: ReadonlyArray<ReadonlyArray<string | Buffer>>) {
+  const settled = await Promise.allSettled(commands.map((args) => client.sendCommand(args)));
   return settled.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : outcome.reason));
 }
 
@@ -44,12 +46,49 @@ function memoryDenied(reply: unknown): boolean {
 }
 
 /**
+ * A PTTL reply: -2 (gone), -1 (no TTL) or the remaining milliseconds. A refused PTTL (ACL) fails
+ * the command, thrown here so that the session explains it; any other reply is a protocol error.
+ */
+function checkPttl(reply: unknown): number {
+  if (reply instanceof Error) throw reply;
+  return expectInteger(reply, -2);
+}
+
+/**
+ * A size reply: an integer, `null` (MEMORY USAGE of a key that vanished) or an error reply (STRLEN
+ * of a key that is not a string: WRONGTYPE), the last two as unknown.
+ */
+function checkSize(reply: unknown): number | null {
+  if (reply === null || isServerReply(reply)) return null;
+  if (reply instanceof Error) throw reply;
+  return expectInteger(reply, 0);
+}
+
+/** The commands of one batch: PTTL and a size for each key. */
+function batchCommands(batch: readonly Buffer[], source: SizeSource): Array<Array<string | Buffer>> {
+  return batch.flatMap((key) => [
+    ['PTTL', key],
+    source === 'memory-usage' ? ['MEMORY', 'USAGE', key] : ['STRLEN', key],
+  ]);
+}
+
+/** Sends one batch and checks its replies; `undefined` when MEMORY USAGE is denied (switch to STRLEN). */
+function sendBatch(session: RedisSession, batch: readonly Buffer[], source: SizeSource) {
+  const command = source === 'memory-usage' ? 'PTTL + MEMORY USAGE' : 'PTTL + STRLEN';
+  return session.run(command, async (client) => {
+    const replies = await pipeline(client, batchCommands(batch, source));
+    if (source === 'memory-usage' && replies.some((reply, i) => i % 2 === 1 && memoryDenied(reply))) return undefined;
+    return batch.map((_, i) => ({ pttl: checkPttl(replies[2 * i]), bytes: checkSize(replies[2 * i + 1]) }));
+  });
+}
+
+/**
  * PTTL and size of every key, `MEMORY USAGE` when allowed, else `STRLEN` (a read-only ACL user
  * may lack `MEMORY`). Progress goes to `onBatch` with the number of keys done.
  */
 export async function readDetails(
   session: RedisSession,
-  keys: readonly string[],
+  keys: readonly Buffer[],
   onBatch: (done: number) => void = () => {},
 ): Promise<DetailResult> {
   let sizeSource: SizeSource = 'memory-usage';
@@ -57,34 +96,17 @@ export async function readDetails(
   let vanished = 0;
   for (let start = 0; start < keys.length; start += DETAIL_BATCH) {
     const batch = keys.slice(start, start + DETAIL_BATCH);
-    const send = (source: SizeSource) =>
-      session.run(source === 'memory-usage' ? 'PTTL + MEMORY USAGE' : 'PTTL + STRLEN', async (client) => {
-        const replies = await pipeline(client, (c) =>
-          batch.flatMap((key) => [c.pTTL(key), source === 'memory-usage' ? c.memoryUsage(key) : c.strLen(key)]),
-        );
-        // A refused PTTL (ACL) fails the command; thrown here so that the session explains it.
-        const refused = replies.find((reply, i) => i % 2 === 0 && typeof reply !== 'number');
-        if (refused !== undefined)
-          throw refused instanceof Error ? refused : new Error(`unexpected PTTL reply ${String(refused)}`);
-        return replies;
-      });
-    let replies = await send(sizeSource);
-    if (sizeSource === 'memory-usage' && replies.some((reply, i) => i % 2 === 1 && memoryDenied(reply))) {
+    let replies = await sendBatch(session, batch, sizeSource);
+    if (replies === undefined) {
       // Once denied, always denied for this connection: switch for the rest of the run.
       sizeSource = 'strlen';
-      replies = await send(sizeSource);
+      replies = await sendBatch(session, batch, sizeSource);
     }
-    batch.forEach((redisKey, i) => {
-      const pttl = replies[2 * i] as number;
-      const size = replies[2 * i + 1];
-      if (pttl === -2) {
-        vanished++;
-        return;
-      }
-      // STRLEN of a non-string key answers WRONGTYPE, MEMORY USAGE of a vanished key null.
-      const bytes = typeof size === 'number' ? size : null;
-      details.push({ redisKey, ttlMs: pttl === -1 ? null : pttl, bytes });
-    });
+    for (const [i, redisKey] of batch.entries()) {
+      const { pttl, bytes } = replies?.[i] ?? { pttl: -2, bytes: null };
+      if (pttl === -2) vanished++;
+      else details.push({ redisKey, ttlMs: pttl === -1 ? null : pttl, bytes });
+    }
     onBatch(Math.min(keys.length, start + batch.length));
   }
   return { details, sizeSource, vanished };

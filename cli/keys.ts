@@ -27,8 +27,9 @@ export function scanPattern(namespace: string, match: string | undefined): strin
 }
 
 /** The key as the application wrote it, given the Redis key SCAN returned for the same namespace. */
-export function applicationKey(redisKey: string, prefix: string): string {
-  return redisKey.startsWith(prefix) ? redisKey.slice(prefix.length) : redisKey;
+export function applicationKey(redisKey: Buffer, prefix: string): Buffer {
+  const bytes = Buffer.from(prefix, 'utf8');
+  return redisKey.subarray(0, bytes.length).equals(bytes) ? redisKey.subarray(bytes.length) : redisKey;
 }
 
 /** Label of the group of keys without a `:`, when keys are grouped by first segment. */
@@ -38,11 +39,22 @@ export const NO_CATEGORY = '(none)';
 
 /**
  * The first segment of a key with its separator, the grouping used without `--config`:
- * `price:crypto:BTC` → `price:`.
+ * `price:crypto:BTC` → `price:`; `undefined` for a key without `:` (the {@link NO_SEGMENT} group).
+ * Bytes in, bytes out: a segment that is not UTF-8 is shown as it is.
  */
-export function firstSegment(key: string): string {
-  const end = key.indexOf(':');
-  return end < 0 ? NO_SEGMENT : key.slice(0, end + 1);
+export function firstSegment(key: Buffer): Buffer | undefined {
+  const end = key.indexOf(0x3a);
+  return end < 0 ? undefined : key.subarray(0, end + 1);
+}
+
+/**
+ * A value a category function returned, as a label: any value at all, so nothing here may throw
+ * (`JSON.stringify` does on a BigInt or a cycle, `String` on an object whose `toString` throws).
+ */
+function describeCategory(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  return typeof value === 'function' ? 'a function' : 'an object';
 }
 
 /** What the `--config` says about a key. */
@@ -83,7 +95,7 @@ export function createCategorizer(ttl: unknown): Categorizer {
       // A category function returned a name that was never defined, or threw: the store would
       // reject a `set` of this key, so the key was written some other way. Say so, per key.
       if (error instanceof UnknownTtlCategoryError) {
-        return { name: `(unknown category ${JSON.stringify(error.category)})`, ttlMs: undefined };
+        return { name: `(unknown category ${describeCategory(error.category)})`, ttlMs: undefined };
       }
       return { name: '(category function threw)', ttlMs: undefined };
     }

@@ -1,4 +1,5 @@
 // Progress of long scans, on stderr so that stdout (a table or --json) stays clean for pipes.
+import { printableText } from './format.js';
 
 /** Where a long-running command says how far it got. */
 export interface Progress {
@@ -7,7 +8,7 @@ export interface Progress {
    * nothing was written for a second, so that a scan that matches rarely still shows it is alive.
    */
   report(line: string, milestone: boolean): void;
-  /** Ends the progress display (clears the line on a terminal). */
+  /** Ends the progress display (clears the line on a terminal). Safe to call more than once. */
   done(): void;
 }
 
@@ -28,10 +29,12 @@ export function streamProgress(stream: NodeJS.WriteStream, intervalMs = 1_000): 
       if (!milestone && now - last < intervalMs) return;
       last = now;
       shown = true;
-      stream.write(tty ? `\r\u001b[2K${line}` : `${line}\n`);
+      const safe = printableText(line);
+      stream.write(tty ? `\r\u001b[2K${safe}` : `${safe}\n`);
     },
     done() {
       if (tty && shown) stream.write('\r\u001b[2K');
+      shown = false;
     },
   };
 }

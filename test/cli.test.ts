@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,6 +20,8 @@ interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+  /** Wall-clock time from spawn to exit. */
+  readonly ms: number;
 }
 
 /**
@@ -34,23 +36,52 @@ function cli(...args: string[]): Promise<CliRun> {
   return cliWithEnv({}, ...args);
 }
 
+/**
+ * CLI processes running at once. Tests run concurrently and many start several runs: without a
+ * bound, dozens of Node processes fight for 2 cores and each run's wall time means nothing.
+ */
+const MAX_RUNNING = 4;
+let running = 0;
+const waiting: Array<() => void> = [];
+
+/** Runs `fn` once fewer than {@link MAX_RUNNING} CLI processes are running. */
+async function throttled<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_RUNNING) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
 /** As {@link cli}, with `extraEnv` added to the environment. */
-async function cliWithEnv(extraEnv: Record<string, string>, ...args: string[]): Promise<CliRun> {
+function cliWithEnv(extraEnv: Record<string, string>, ...args: string[]): Promise<CliRun> {
+  return throttled(() => spawnCli(extraEnv, args));
+}
+
+async function spawnCli(extraEnv: Record<string, string>, args: readonly string[]): Promise<CliRun> {
   const { REDIS_URL: _ignored, ...inherited } = process.env;
   const env = { ...inherited, ...extraEnv };
+  const started = Date.now();
   const child = spawn(process.execPath, [bundle, ...args], { cwd: root, env });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk) => {
+  // Decoded as a stream, so that a character split across two chunks is not mistaken for U+FFFD.
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
     stdout += chunk;
   });
-  child.stderr.on('data', (chunk) => {
+  child.stderr.on('data', (chunk: string) => {
     stderr += chunk;
   });
+  // A CLI that hangs is killed, and its exit code (null) fails the test that ran it.
   const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(killer);
-  return { code, stdout, stderr };
+  return { code, stdout, stderr, ms: Date.now() - started };
 }
 
 // Written to a temp file and imported both by the application below and by the CLI's --config.
@@ -264,7 +295,7 @@ describe.concurrent('keyv-failsafe against a seeded redis-server', () => {
       await admin.strLen('keyv::keyv:price:crypto:BTC'),
       await admin.strLen('keyv::keyv:price:crypto:ETH'),
     ]);
-    expect(report.url).toBe(`redis://cli-reader:***@127.0.0.1:${server.port}`);
+    expect(report.url).toBe(`redis://***@127.0.0.1:${server.port}`);
     expect(run.stdout + run.stderr).not.toContain(READER_PASSWORD);
   });
 
@@ -301,7 +332,7 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
     const run = await cli('inspect', '--url', `redis://:wrong-${PASSWORD}@127.0.0.1:${secured.port}`);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
-      `keyv-failsafe: Redis at redis://:***@127.0.0.1:${secured.port} refused the credentials: WRONGPASS invalid username-password pair or user is disabled.\n`,
+      `keyv-failsafe: Redis at redis://***@127.0.0.1:${secured.port} refused the credentials: WRONGPASS invalid username-password pair or user is disabled.\n`,
     );
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
   });
@@ -309,7 +340,7 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
   it('a wrong password holding an @ is hidden whole', async () => {
     const run = await cli('ping', '--url', `redis://:wr@ng-${PASSWORD}@127.0.0.1:${secured.port}`);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`Redis at redis://:***@127.0.0.1:${secured.port} refused the credentials: WRONGPASS`);
+    expect(run.stderr).toContain(`Redis at redis://***@127.0.0.1:${secured.port} refused the credentials: WRONGPASS`);
     expect(run.stdout + run.stderr).not.toMatch(/ng-|Sup3r/);
   });
 
@@ -322,7 +353,7 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
   it('the right password works and is not printed, even from REDIS_URL', async () => {
     const run = await cliWithEnv({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:${secured.port}` }, 'ping', '-n', '1');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`PONG from redis://:***@127.0.0.1:${secured.port}`);
+    expect(run.stdout).toContain(`PONG from redis://***@127.0.0.1:${secured.port}`);
     expect(run.stdout + run.stderr).not.toContain(PASSWORD);
   });
 
@@ -333,11 +364,13 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
     ]);
     expect(http.code).toBe(2);
     expect(http.stderr).toBe(
-      `keyv-failsafe: Invalid --url http://:***@127.0.0.1:${secured.port}: expected redis:// or rediss://\n`,
+      `keyv-failsafe: Invalid --url http://***@127.0.0.1:${secured.port}: expected a redis://, rediss://, valkey:// or valkeys:// URL\n`,
     );
     expect(http.stdout + http.stderr).not.toContain(PASSWORD);
     expect(bare.code).toBe(2);
-    expect(bare.stderr).toContain('Invalid --url localhost:6379: expected redis:// or rediss://');
+    expect(bare.stderr).toBe(
+      'keyv-failsafe: Invalid --url localhost:6379: expected a redis://, rediss://, valkey:// or valkeys:// URL\n',
+    );
   });
 
   it('bad flags and a bad --config are usage errors (exit 2)', async () => {
@@ -354,7 +387,7 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
     expect(noUrl.code).toBe(2);
     expect(noUrl.stderr).toContain("required option '--url <url>' not specified");
     expect(zero.code).toBe(2);
-    expect(zero.stderr).toContain('expected an integer >= 1');
+    expect(zero.stderr).toContain('expected an integer from 1 to 100000');
     expect(config.code).toBe(2);
     expect(config.stderr).toContain(`Invalid --config ${badConfig}: Unknown TTL category "b"`);
   });
@@ -393,5 +426,780 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
       silent.close();
       stuck.close();
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Hostile and broken servers: fake ones, written here with node:net, since no real Redis misbehaves
+// like this. Each answers commands through `answer`; the handshake (CLIENT ...) gets +OK.
+// ---------------------------------------------------------------------------------------------
+
+/** What a fake server does with one command: bytes to send, nothing (silence), or its own doing. */
+type FakeAnswer = string | Buffer | undefined | ((socket: Socket) => void);
+
+interface FakeRedis {
+  readonly url: string;
+  readonly port: number;
+  /** Every command received, as text. */
+  readonly commands: string[][];
+  close(): void;
+}
+
+/** The commands in `buffer` (RESP arrays of bulk strings, as node-redis sends), and the unparsed rest. */
+function parseCommands(buffer: Buffer): { commands: string[][]; rest: Buffer } {
+  const commands: string[][] = [];
+  let at = 0;
+  for (;;) {
+    const header = buffer.indexOf('\r\n', at);
+    if (header < 0) break;
+    const count = Number(buffer.subarray(at + 1, header).toString());
+    const args: string[] = [];
+    let next = header + 2;
+    for (let i = 0; i < count; i++) {
+      const lengthEnd = buffer.indexOf('\r\n', next);
+      if (lengthEnd < 0) return { commands, rest: buffer.subarray(at) };
+      const length = Number(buffer.subarray(next + 1, lengthEnd).toString());
+      if (lengthEnd + 4 + length > buffer.length) return { commands, rest: buffer.subarray(at) };
+      args.push(buffer.subarray(lengthEnd + 2, lengthEnd + 2 + length).toString());
+      next = lengthEnd + 4 + length;
+    }
+    commands.push(args);
+    at = next;
+  }
+  return { commands, rest: buffer.subarray(at) };
+}
+
+/** A RESP bulk string. */
+const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
+
+/** Starts a fake server on a free port. */
+async function fakeRedis(answer: (args: string[]) => FakeAnswer): Promise<FakeRedis> {
+  const commands: string[][] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    let pending: Buffer = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      const parsed = parseCommands(Buffer.concat([pending, data]));
+      pending = parsed.rest;
+      for (const args of parsed.commands) {
+        commands.push(args);
+        const reply = args[0]?.toUpperCase() === 'CLIENT' ? '+OK\r\n' : answer(args);
+        if (typeof reply === 'function') reply(socket);
+        else if (reply !== undefined && !socket.destroyed) socket.write(reply);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    commands,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+    },
+  };
+}
+
+/** Runs `fn` with fake servers, closing them whatever happens. */
+async function withFakes<T>(answers: Array<(args: string[]) => FakeAnswer>, fn: (fakes: FakeRedis[]) => Promise<T>) {
+  const fakes = await Promise.all(answers.map(fakeRedis));
+  try {
+    return await fn(fakes);
+  } finally {
+    for (const fake of fakes) fake.close();
+  }
+}
+
+/** A failed run as an operator must see it: exit `code`, one line on stderr, no stack, nothing on stdout. */
+function expectOneLineError(run: CliRun, code: number, pattern: RegExp): void {
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toMatch(/^keyv-failsafe: [^\n]+\n$/);
+  expect(run.stderr).toMatch(pattern);
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+  expect(run.code).toBe(code);
+}
+
+/**
+ * A hostile server must be recognised from its replies, not by waiting for a timeout: runs against
+ * one get connect and command timeouts of 30 s ({@link hostile}), so a run that ends within
+ * PROMPT_MS did not wait for any of them. 10 s is far below those and leaves room for a loaded
+ * 2-core machine, where starting Node alone may take a second or more.
+ */
+const PROMPT_MS = 10_000;
+
+/** `keyv-failsafe ...args` with every per-wait timeout at 30 s: only the replies can end the run early. */
+function hostile(...args: string[]): Promise<CliRun> {
+  return cli(...args, '--connect-timeout', '30000', '--timeout', '30000');
+}
+
+/** The answers of a well-behaved server to what the CLI sends besides the command under test. */
+function healthy(args: string[], dbsize = 3): FakeAnswer {
+  switch (args[0]?.toUpperCase()) {
+    case 'PING':
+      return '+PONG\r\n';
+    case 'DBSIZE':
+      return `:${dbsize}\r\n`;
+    case 'INFO':
+      return bulk('# Server\r\nredis_version:7.0.0\r\nrole:master\r\nconnected_slaves:0\r\n');
+    case 'PTTL':
+      return ':-1\r\n';
+    case 'MEMORY':
+    case 'STRLEN':
+      return ':10\r\n';
+    default:
+      return '+OK\r\n';
+  }
+}
+
+describe.concurrent('the whole SCAN pass is bounded, and a reply of the wrong shape is a clear error', () => {
+  it('a server answering +OK, or a fixed [cursor 5, []], to everything: inspect and stats exit 1 at once', async () => {
+    await withFakes([() => '+OK\r\n', () => '*2\r\n$1\r\n5\r\n*0\r\n'], async ([ok, fixed]) => {
+      const runs = await Promise.all(
+        [ok, fixed].flatMap((fake) =>
+          ['inspect', 'stats'].map((command) => hostile(command, '--url', fake?.url ?? '')),
+        ),
+      );
+      for (const run of runs) {
+        expectOneLineError(run, 1, /answered DBSIZE with (the string OK|an array of 2 items) instead of an integer/);
+        expect(run.ms).toBeLessThan(PROMPT_MS);
+      }
+    });
+  });
+
+  it('a SCAN cursor that comes back (5, 5, ...) stops on the second call', async () => {
+    await withFakes([(args) => (args[0] === 'SCAN' ? '*2\r\n$1\r\n5\r\n*0\r\n' : healthy(args))], async ([fake]) => {
+      const url = fake?.url ?? '';
+      const runs = await Promise.all([hostile('inspect', '--url', url), hostile('stats', '--url', url, '--quiet')]);
+      for (const run of runs) {
+        expectOneLineError(run, 1, /answered SCAN with the cursor 5 again, which would loop forever/);
+        expect(run.ms).toBeLessThan(PROMPT_MS);
+      }
+      // Two SCAN calls per run, not thousands.
+      expect(fake?.commands.filter((args) => args[0] === 'SCAN')).toHaveLength(4);
+    });
+  });
+
+  it('a cursor that moves but never returns to 0: stopped after 1000 + 2 x DBSIZE/500 calls, or --max-scan-calls', async () => {
+    let cursor = 0;
+    const endless = (args: string[]): FakeAnswer => {
+      if (args[0] !== 'SCAN') return healthy(args, 1_000);
+      cursor++;
+      return `*2\r\n${bulk(String(cursor))}*0\r\n`;
+    };
+    await withFakes([endless], async ([fake]) => {
+      const url = fake?.url ?? '';
+      const byDefault = await hostile('stats', '--url', url, '--quiet');
+      expectOneLineError(
+        byDefault,
+        1,
+        /a cursor that was not back at 0 after 1004 SCAN calls \(DBSIZE 1000; raise --max-scan-calls/,
+      );
+      // 1004 round trips: well under a second alone, a few on a loaded machine; not the 60 s --max-time.
+      expect(byDefault.ms).toBeLessThan(12_000);
+      const bounded = await hostile('inspect', '--url', url, '--max-scan-calls', '7');
+      expectOneLineError(bounded, 1, /not back at 0 after 7 SCAN calls/);
+      expect(fake?.commands.filter((args) => args[0] === 'SCAN')).toHaveLength(1_004 + 7);
+    });
+  });
+
+  it('a slow server that answers each SCAN in time: --max-time bounds the whole run', async () => {
+    let cursor = 0;
+    const slow = (args: string[]): FakeAnswer => {
+      if (args[0] !== 'SCAN') return healthy(args, 100_000_000);
+      cursor++;
+      return (socket) => {
+        setTimeout(() => socket.write(`*2\r\n${bulk(String(cursor))}*0\r\n`), 150).unref();
+      };
+    };
+    await withFakes([slow], async ([fake]) => {
+      // Each SCAN takes 150 ms, well within --timeout; only the budget of the whole run stops it.
+      const run = await cli('inspect', '--url', fake?.url ?? '', '--quiet', '--timeout', '1000', '--max-time', '1500');
+      expectOneLineError(
+        run,
+        1,
+        /^keyv-failsafe: Redis at redis:\/\/127\.0\.0\.1:\d+: the run did not finish within 1500 ms \(--max-time\); it was waiting for SCAN\n$/,
+      );
+      // 1.5 s, the process start and exit; not 60 s of the default --max-time.
+      expect(run.ms).toBeLessThan(PROMPT_MS);
+      // More than one SCAN answered in time: the bound is on the run, not on a call.
+      expect(fake?.commands.filter((args) => args[0] === 'SCAN').length).toBeGreaterThanOrEqual(2);
+    });
+  });
+
+  it('SCAN replies of the wrong shape: exit 1 with what came back, never a crash or a loop', async () => {
+    const shapes: Record<string, string> = {
+      'the string OK instead of \\[cursor, \\[keys\\]\\]': '+OK\r\n',
+      'a null reply instead of': '*-1\r\n',
+      'an array of 1 item instead of': '*1\r\n$1\r\n0\r\n',
+      'a cursor that is the string not-a-number instead of a decimal number': `*2\r\n${bulk('not-a-number')}*0\r\n`,
+      'a cursor that is the integer 0 instead of': `*2\r\n:0\r\n*0\r\n`,
+      'keys that are the string k instead of an array': `*2\r\n${bulk('0')}${bulk('k')}`,
+      'a key that is the integer 7 instead of a bulk string': `*2\r\n${bulk('0')}*1\r\n:7\r\n`,
+      'a key that is the string k instead of a bulk string': `*2\r\n${bulk('0')}*1\r\n+k\r\n`,
+    };
+    const answers = Object.values(shapes).map(
+      (reply) => (args: string[]) => (args[0] === 'SCAN' ? reply : healthy(args)),
+    );
+    await withFakes(answers, async (fakes) => {
+      const runs = await Promise.all(fakes.map((fake) => hostile('inspect', '--url', fake.url)));
+      for (const [i, expected] of Object.keys(shapes).entries()) {
+        const run = runs[i] as CliRun;
+        expectOneLineError(run, 1, new RegExp(`answered SCAN with ${expected}`));
+        expect(run.ms).toBeLessThan(PROMPT_MS);
+      }
+    });
+  });
+
+  it('PTTL, MEMORY USAGE, PING and INFO replies of the wrong shape', async () => {
+    const oneKey = `*2\r\n${bulk('0')}*1\r\n${bulk('keyv::keyv:a')}`;
+    const answers = [
+      (args: string[]) => (args[0] === 'SCAN' ? oneKey : args[0] === 'PTTL' ? '+OK\r\n' : healthy(args)),
+      (args: string[]) => (args[0] === 'SCAN' ? oneKey : args[0] === 'MEMORY' ? bulk('big') : healthy(args)),
+      (args: string[]) => (args[0] === 'SCAN' ? oneKey : args[0] === 'PTTL' ? ':-7\r\n' : healthy(args)),
+      (args: string[]) => (args[0] === 'PING' ? '+OK\r\n' : healthy(args)),
+      (args: string[]) => (args[0] === 'INFO' ? ':1\r\n' : healthy(args)),
+    ];
+    await withFakes(answers, async ([pttl, memory, negative, ping, info]) => {
+      const runs = await Promise.all([
+        hostile('inspect', '--url', pttl?.url ?? ''),
+        hostile('stats', '--url', memory?.url ?? '', '--quiet'),
+        hostile('inspect', '--url', negative?.url ?? ''),
+        hostile('ping', '--url', ping?.url ?? ''),
+        hostile('ping', '--url', info?.url ?? ''),
+      ]);
+      const expected = [
+        /answered PTTL \+ MEMORY USAGE with the string OK instead of an integer >= -2/,
+        /answered PTTL \+ MEMORY USAGE with the string big instead of an integer >= 0/,
+        /answered PTTL \+ MEMORY USAGE with the integer -7 instead of an integer >= -2/,
+        /answered PING with the string OK instead of PONG/,
+        /answered INFO server with the integer 1 instead of text/,
+      ];
+      for (const [i, pattern] of expected.entries()) {
+        expectOneLineError(runs[i] as CliRun, 1, pattern);
+        expect(runs[i]?.ms).toBeLessThan(PROMPT_MS);
+      }
+    });
+  });
+
+  it('bytes that are not RESP, a reply nobody asked for, a reply too large to hold', async () => {
+    const answers = [
+      (args: string[]) => (args[0] === 'PING' ? 'hello\r\n' : healthy(args)),
+      (args: string[]) => (args[0] === 'PING' ? '+PONG\r\n+PONG\r\n' : healthy(args)),
+      (args: string[]) => (args[0] === 'SCAN' ? '*99999999999\r\n' : healthy(args)),
+    ];
+    await withFakes(answers, async ([garbage, extra, huge]) => {
+      const runs = await Promise.all([
+        hostile('ping', '--url', garbage?.url ?? ''),
+        hostile('ping', '--url', extra?.url ?? ''),
+        hostile('inspect', '--url', huge?.url ?? ''),
+      ]);
+      expectOneLineError(
+        runs[0] as CliRun,
+        1,
+        /during PING: the server does not speak the Redis protocol \(Unknown RESP type/,
+      );
+      expectOneLineError(
+        runs[1] as CliRun,
+        1,
+        /the server does not speak the Redis protocol \(a reply that no command was waiting for\)/,
+      );
+      expectOneLineError(runs[2] as CliRun, 1, /during SCAN: the server does not speak the Redis protocol/);
+      for (const run of runs) expect(run.ms).toBeLessThan(PROMPT_MS);
+    });
+  });
+
+  it('a server that closes the connection mid-reply, or during the handshake', async () => {
+    const midReply = (args: string[]): FakeAnswer =>
+      args[0] === 'SCAN'
+        ? (socket) => {
+            socket.write(`*2\r\n${bulk('0')}*3\r\n$3\r\nabc`);
+            socket.destroy();
+          }
+        : healthy(args);
+    const handshake = await fakeRedis(() => undefined);
+    await withFakes([midReply], async ([fake]) => {
+      // This one closes on the first byte of the handshake, before anything is answered.
+      const closing = createServer((socket) => socket.once('data', () => socket.destroy()));
+      closing.listen(0, '127.0.0.1');
+      await once(closing, 'listening');
+      const port = (closing.address() as { port: number }).port;
+      try {
+        const [scan, hello] = await Promise.all([
+          hostile('inspect', '--url', fake?.url ?? ''),
+          hostile('ping', '--url', `redis://127.0.0.1:${port}`),
+        ]);
+        expectOneLineError(
+          scan,
+          1,
+          /Connection to redis:\/\/127\.0\.0\.1:\d+ was closed by the other side during SCAN/,
+        );
+        expectOneLineError(hello, 1, /Connection to redis:\/\/127\.0\.0\.1:\d+ was (closed by the other side|reset)/);
+        expect(scan.ms).toBeLessThan(PROMPT_MS);
+        expect(hello.ms).toBeLessThan(PROMPT_MS);
+      } finally {
+        closing.close();
+        handshake.close();
+      }
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Key names are data an attacker may choose: every one the CLI prints is escaped.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * What must never reach the terminal raw: C0 controls but the newline, DEL, C1, bidi overrides,
+ * isolates and marks (U+061C, U+200E/F, U+202A-E, U+2066-9), line separators, and U+FFFD, which is
+ * what a byte that is not UTF-8 (or a lone surrogate) would have become on the way.
+ */
+const RAW_UNSAFE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what must not get through.
+  /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufffd]/;
+
+/** Keys written to database 1 of the seeded server, so that database 0's counts stay as they are. */
+const EVIL_KEYS: ReadonlyArray<readonly [Buffer, string]> = [
+  // [key in Redis, what the table must show]
+  [
+    Buffer.from('keyv::keyv:forged\n2 keys matching keyv::keyv:*, sizes from MEMORY USAGE'),
+    '"forged\\n2 keys matching keyv::keyv:*, sizes from MEMORY USAGE"',
+  ],
+  [Buffer.from('keyv::keyv:\u001b[2J\u001b[31mred\r'), '"\\u001b[2J\\u001b[31mred\\r"'],
+  [Buffer.from('keyv::keyv:tab\there'), '"tab\\there"'],
+  [Buffer.from('keyv::keyv:invoice\u202Efdp.exe'), '"invoice\\u202efdp.exe"'],
+  [Buffer.from('keyv::keyv:iso\u2066x\u2069\u200e\u200f\u061c'), '"iso\\u2066x\\u2069\\u200e\\u200f\\u061c"'],
+  [Buffer.from('keyv::keyv:c1\u009b31m\u0085del\u007f'), '"c1\\u009b31m\\u0085del\\u007f"'],
+  [Buffer.concat([Buffer.from('keyv::keyv:bytes'), Buffer.from([0xff, 0xfe, 0xc3])]), '"bytes\\xff\\xfe\\xc3"'],
+  // A surrogate encoded as UTF-8 (CESU-8 / WTF-8): not UTF-8 either.
+  [Buffer.concat([Buffer.from('keyv::keyv:lone'), Buffer.from([0xed, 0xa0, 0x80])]), '"lone\\xed\\xa0\\x80"'],
+  [Buffer.from('keyv::keyv:\u001b]0;pwned\u0007:segment'), '"\\u001b]0;pwned\\u0007:segment"'],
+  [Buffer.from('keyv::keyv:"looks quoted"'), '"\\"looks quoted\\""'],
+  [Buffer.from('keyv::keyv:plain:key'), 'plain:key'],
+  // A 10 kB name is cut at 256 code points, so that it cannot widen every row of the table.
+  [Buffer.from(`keyv::keyv:long:${'x'.repeat(10_000)}`), `long:${'x'.repeat(251)}… (10005 bytes)`],
+];
+
+describe.concurrent('every key name the CLI prints is escaped (real keys in a real redis-server)', () => {
+  let evil: ReturnType<typeof createClient>;
+  const evilUrl = () => `${server.url}/1`;
+
+  beforeAll(async () => {
+    evil = createClient({ url: evilUrl() });
+    await evil.connect();
+    for (const [key] of EVIL_KEYS) await evil.set(key, 'v', { PX: 600_000 });
+  });
+  afterAll(async () => {
+    await evil?.close();
+  });
+
+  it('inspect: one table row per key, each escaped, nothing raw on the terminal', async () => {
+    const run = await cli('inspect', '--url', evilUrl());
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(RAW_UNSAFE);
+    expect(run.stderr).not.toMatch(RAW_UNSAFE);
+    const lines = run.stdout.split('\n');
+    // Header, one row per key, a blank line, the summary: a newline in a key forged no line.
+    expect(lines).toHaveLength(1 + EVIL_KEYS.length + 2 + 1);
+    expect(lines[EVIL_KEYS.length + 2]).toBe(`${EVIL_KEYS.length} keys matching keyv::keyv:*, sizes from MEMORY USAGE`);
+    for (const [, shown] of EVIL_KEYS) {
+      expect(lines.filter((line) => line.startsWith(`${shown} `))).toHaveLength(1);
+    }
+  });
+
+  it('inspect --json: exact keys for UTF-8 ones, and JSON with nothing raw for the terminal', async () => {
+    const run = await cli('inspect', '--url', evilUrl(), '--json');
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(RAW_UNSAFE);
+    const report = JSON.parse(run.stdout) as { keys: Array<{ redisKey: string; keyBytes?: unknown }> };
+    const redisKeys = report.keys.map((k) => k.redisKey);
+    expect(redisKeys).toHaveLength(EVIL_KEYS.length);
+    for (const [key] of EVIL_KEYS) {
+      const text = key.toString('utf8');
+      // Keys that are UTF-8 come back exactly; the others as their UTF-8 reading (JSON has no bytes).
+      if (Buffer.from(text).equals(key)) expect(redisKeys).toContain(text);
+    }
+    expect(report.keys.every((k) => k.keyBytes === undefined)).toBe(true);
+    expect(run.stdout).toContain('invoice\\u202efdp.exe');
+  });
+
+  it('stats: group names (first segments and category labels) are escaped too', async () => {
+    const config = join(dir, 'evil.config.mjs');
+    // A category function that hands back part of the key: the label quotes what it returned.
+    await writeFile(
+      config,
+      "export default { categories: { a: 1000 }, rules: [{ match: '*', category: (key) => key.slice(0, 8) }] };\n",
+    );
+    const [bySegment, byCategory] = await Promise.all([
+      cli('stats', '--url', evilUrl()),
+      cli('stats', '--url', evilUrl(), '--config', config),
+    ]);
+    for (const run of [bySegment, byCategory]) {
+      expect(run.code).toBe(0);
+      expect(run.stdout).not.toMatch(RAW_UNSAFE);
+      expect(run.stderr).not.toMatch(RAW_UNSAFE);
+    }
+    expect(bySegment.stdout).toMatch(/^"\\u001b\]0;pwned\\u0007:"\s+1\s/m);
+    expect(bySegment.stdout).toMatch(/^plain:\s+1\s/m);
+    // Rows: header, one per group, total; a newline in a key made no row of its own.
+    // Groups: "forged\n2 keys matching keyv:", the escape-sequence segment, plain:, long: and (no prefix).
+    expect(bySegment.stdout.split('\n\n')[0]?.split('\n')).toHaveLength(1 + 5 + 1);
+    expect(byCategory.stdout).toContain('(unknown category \\"c1\\u009b31m\\u0085d\\")');
+    expect(byCategory.stdout).toContain('(unknown category \\"invoice\\u202e\\")');
+  });
+
+  it('server-provided text (version, role) is escaped like a key', async () => {
+    const info = (args: string[]): FakeAnswer => {
+      if (args[0] !== 'INFO') return healthy(args);
+      return args[1] === 'server'
+        ? bulk('redis_version:7\u001b[2J\u001b]0;pwn\u0007\u009b\r\n')
+        : bulk('role:slave\r\nmaster_host:\u001b[31mevil\u202e\r\nmaster_port:6379\r\nmaster_link_status:up\r\n');
+    };
+    await withFakes([info], async ([fake]) => {
+      const [text, json] = await Promise.all([
+        hostile('ping', '--url', fake?.url ?? '', '-n', '1'),
+        hostile('ping', '--url', fake?.url ?? '', '-n', '1', '--json'),
+      ]);
+      expect(text.code).toBe(0);
+      expect(text.stdout).not.toMatch(RAW_UNSAFE);
+      expect(text.stdout).toContain(
+        'redis "7\\u001b[2J\\u001b]0;pwn\\u0007\\u009b", role replica of "\\u001b[31mevil\\u202e":6379 (link up)',
+      );
+      expect(json.code).toBe(0);
+      expect(json.stdout).not.toMatch(RAW_UNSAFE);
+      expect(JSON.parse(json.stdout).version).toBe('7\u001b[2J\u001b]0;pwn\u0007\u009b');
+    });
+  });
+
+  it('an error reply holding escape sequences and newlines is one escaped line', async () => {
+    await withFakes(
+      [(args) => (args[0] === 'PING' ? '-ERR \u001b[2Jcleared\u009b\r\n' : healthy(args))],
+      async ([fake]) => {
+        const run = await hostile('ping', '--url', fake?.url ?? '');
+        expectOneLineError(run, 1, /answered PING with an error: ERR \\u001b\[2Jcleared\\u009b$/m);
+        expect(run.stderr).not.toMatch(RAW_UNSAFE);
+      },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// No part of a password, in any output, whatever the URL looks like.
+// ---------------------------------------------------------------------------------------------
+
+describe.concurrent('--url: every form is checked and no credential is ever printed', () => {
+  /** A password with the characters that break naive redaction: `@`, `:` and `/`-free parts to look for. */
+  const TRICKY = 'Xq7@Zr9:Wt3-pw';
+  const parts = ['Xq7', 'Zr9', 'Wt3-pw'];
+  const expectNoSecret = (run: CliRun, secrets: readonly string[]) => {
+    for (const secret of secrets) expect(run.stdout + run.stderr).not.toContain(secret);
+  };
+
+  it('a bad port, a port out of range, a malformed %-escape: usage errors (exit 2) without the password', async () => {
+    const runs = await Promise.all([
+      cli('ping', '--url', `redis://:${PASSWORD}@127.0.0.1:abc`),
+      cli('ping', '--url', `redis://:${PASSWORD}@127.0.0.1:99999`),
+      cli('inspect', '--url', `redis://:${PASSWORD}@127.0.0.1:0`),
+      cliWithEnv({ REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:70000` }, 'stats'),
+      cli('ping', '--url', `redis://:%zz${PASSWORD}@127.0.0.1:${secured.port}`),
+      cli('ping', '--url', `redis://${PASSWORD}@127.0.0.1:99999`),
+      cli('ping', '--url', `redis://:${PASSWORD}@127.0.0.1:6379/not-a-db`),
+    ]);
+    const expected = [
+      'redis://***@127.0.0.1:abc: expected a well-formed URL (check the host and that the port is 1-65535)',
+      'redis://***@127.0.0.1:99999: expected a well-formed URL (check the host and that the port is 1-65535)',
+      'redis://***@127.0.0.1:0: expected a port from 1 to 65535',
+      'redis://***@127.0.0.1:70000: expected a well-formed URL',
+      `redis://***@127.0.0.1:${secured.port}: expected %-escapes of two hex digits in the user name and password`,
+      'redis://***@127.0.0.1:99999: expected a well-formed URL',
+      'redis://***@127.0.0.1:6379/not-a-db: expected a database number as the path',
+    ];
+    for (const [i, text] of expected.entries()) {
+      const run = runs[i] as CliRun;
+      expectOneLineError(
+        run,
+        2,
+        new RegExp(`^keyv-failsafe: Invalid --url ${text.replace(/[.*+?()[\]|^$\\]/g, '\\$&')}`),
+      );
+      expectNoSecret(run, [PASSWORD, 'Sup3r', 's3cret']);
+    }
+  });
+
+  it('a password holding @ and :, a userinfo without a colon: refused, and hidden whole', async () => {
+    const [tricky, userOnly, userOnlyOpen] = await Promise.all([
+      cli('ping', '--url', `redis://someone:${TRICKY}@127.0.0.1:${secured.port}`),
+      cli('inspect', '--url', `redis://${PASSWORD}@127.0.0.1:${secured.port}`),
+      // Without requirepass, the colon-less userinfo is still sent (as a user name) and refused.
+      cli('stats', '--url', `redis://${PASSWORD}@127.0.0.1:${server.port}`),
+    ]);
+    expectOneLineError(
+      tricky,
+      1,
+      new RegExp(
+        `^keyv-failsafe: Redis at redis://\\*\\*\\*@127\\.0\\.0\\.1:${secured.port} refused the credentials: WRONGPASS`,
+      ),
+    );
+    expectNoSecret(tricky, parts);
+    for (const run of [userOnly, userOnlyOpen]) {
+      expectOneLineError(
+        run,
+        1,
+        /redis:\/\/\*\*\*@127\.0\.0\.1:\d+ refused the credentials: WRONGPASS .*\(the URL has a user name and no password: for a password alone write redis:\/\/:PASSWORD@host:port\)/,
+      );
+      expectNoSecret(run, [PASSWORD, 'Sup3r', 's3cret']);
+    }
+  });
+
+  it('valkey:// connects as redis://; valkeys:// speaks TLS; neither prints the password', async () => {
+    const [valkey, valkeyAuth, valkeys] = await Promise.all([
+      cli('ping', '--url', `valkey://127.0.0.1:${server.port}`, '-n', '1'),
+      cli('ping', '--url', `valkey://:${PASSWORD}@127.0.0.1:${secured.port}`, '-n', '1'),
+      // redis-server waits for the rest of what it takes for an inline command: the TLS handshake times out.
+      cli('ping', '--url', `valkeys://:${PASSWORD}@127.0.0.1:${server.port}`, '--connect-timeout', '300'),
+    ]);
+    expect(valkey.code).toBe(0);
+    expect(valkey.stdout).toMatch(new RegExp(`^PONG from valkey://127\\.0\\.0\\.1:${server.port}: redis \\d`));
+    expect(valkeyAuth.code).toBe(0);
+    expect(valkeyAuth.stdout).toMatch(new RegExp(`^PONG from valkey://\\*\\*\\*@127\\.0\\.0\\.1:${secured.port}: `));
+    expectNoSecret(valkeyAuth, [PASSWORD]);
+    expectOneLineError(
+      valkeys,
+      1,
+      new RegExp(
+        `^keyv-failsafe: Cannot connect to valkeys://\\*\\*\\*@127\\.0\\.0\\.1:${server.port}: no answer within 300 ms`,
+      ),
+    );
+    expect(valkeys.ms).toBeLessThan(PROMPT_MS);
+    expectNoSecret(valkeys, [PASSWORD]);
+  });
+
+  it('a query or fragment is not printed (some clients read ?password=; node-redis ignores it)', async () => {
+    const run = await cli(
+      'ping',
+      '--url',
+      `redis://127.0.0.1:${server.port}/0?password=${PASSWORD}#${PASSWORD}`,
+      '-n',
+      '1',
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(new RegExp(`^PONG from redis://127\\.0\\.0\\.1:${server.port}/0: `));
+    expectNoSecret(run, [PASSWORD]);
+  });
+
+  it("commander's errors quote what was typed: the credentials in it are hidden", async () => {
+    const runs = await Promise.all([
+      cli('ping', '--url', server.url, `--ulr=redis://:${PASSWORD}@127.0.0.1:6379`),
+      cli(`redis://:${PASSWORD}@127.0.0.1:6379`),
+      cli('ping', '--url', server.url, '--count', `redis://u:${PASSWORD}@h`),
+      cli('ping', '--url', server.url, `redis://:${PASSWORD}@127.0.0.1:6379`),
+    ]);
+    expect(runs[0]?.stderr).toContain("error: unknown option '--ulr=redis://***@127.0.0.1:6379'");
+    expect(runs[1]?.stderr).toContain("error: unknown command 'redis://***@127.0.0.1:6379'");
+    expect(runs[2]?.stderr).toContain("argument 'redis://***@h' is invalid");
+    expect(runs[3]?.stderr).toContain('error: too many arguments');
+    for (const run of runs) {
+      expect(run.code).toBe(2);
+      expectNoSecret(run, [PASSWORD, 'Sup3r']);
+    }
+  });
+
+  it('a server that echoes what it was sent (a proxy without AUTH, a hostile server): the password is scrubbed', async () => {
+    const echoUnknown = (args: string[]): FakeAnswer =>
+      `-ERR unknown command '${args[0]}', with args beginning with: ${args
+        .slice(1)
+        .map((a) => `'${a}'`)
+        .join(' ')}\r\n`;
+    const echoPlain = (args: string[]): FakeAnswer => `-ERR cannot ${args.join(' ')} here\r\n`;
+    await withFakes([echoUnknown, echoPlain, echoPlain], async ([unknown, plain, short]) => {
+      const runs = await Promise.all([
+        cli('ping', '--url', `redis://someone:${PASSWORD}@127.0.0.1:${unknown?.port}`),
+        cli('ping', '--url', `redis://someone:${encodeURIComponent(TRICKY)}@127.0.0.1:${plain?.port}`),
+        // A 3-character password is hidden where it stands as a word of its own.
+        cli('ping', '--url', `redis://someone:pw9@127.0.0.1:${short?.port}`),
+      ]);
+      expectOneLineError(runs[0] as CliRun, 1, /answered the handshake with an error: ERR unknown command 'AUTH'$/m);
+      expectOneLineError(
+        runs[1] as CliRun,
+        1,
+        /answered the handshake with an error: ERR cannot AUTH someone \*\*\* here$/m,
+      );
+      expectOneLineError(runs[2] as CliRun, 1, /ERR cannot AUTH someone \*\*\* here$/m);
+      expectNoSecret(runs[0] as CliRun, [PASSWORD, 'Sup3r']);
+      expectNoSecret(runs[1] as CliRun, parts);
+      expectNoSecret(runs[2] as CliRun, ['pw9']);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Every flag and input, as an attacker and a careless user would type it.
+// ---------------------------------------------------------------------------------------------
+
+/** A usage error as commander reports it: its line, the hint, exit 2, no stack. */
+function expectUsageError(run: CliRun, pattern: RegExp): void {
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toMatch(pattern);
+  expect(run.stderr).toMatch(
+    /^(error|keyv-failsafe): [^\n]+\n(\(Did you mean \w+\?\)\n)?(\(add --help for usage\)\n)?$/,
+  );
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+  expect(run.code).toBe(2);
+}
+
+describe.concurrent('flags: a clear one-line usage error (exit 2) for every bad value', () => {
+  it('numbers: negative, zero, huge, fractional, exponent, hex, empty, not a number', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['ping', '--count', '-1'], /argument '-1' is invalid\. expected an integer from 1 to 100000/],
+      [['ping', '--count', '0'], /argument '0' is invalid\. expected an integer from 1 to 100000/],
+      [['ping', '--count', '100001'], /expected an integer from 1 to 100000/],
+      [['ping', '--count', '1.5'], /argument '1\.5' is invalid/],
+      [['ping', '--count', '1e3'], /argument '1e3' is invalid/],
+      [['ping', '--count', '0x10'], /argument '0x10' is invalid/],
+      [['ping', '--count', ''], /argument '' is invalid/],
+      [['ping', '--count', 'five'], /argument 'five' is invalid/],
+      [['ping', '--count', '99999999999999999999999'], /expected an integer from 1 to 100000/],
+      // Past 2^31 - 1 ms, Node would fire the timer at once: refused, not silently shortened.
+      [
+        ['ping', '--timeout', '99999999999'],
+        /option '--timeout <ms>' argument '99999999999' is invalid\. expected an integer from 1 to 86400000/,
+      ],
+      [['ping', '--connect-timeout', '0'], /option '--connect-timeout <ms>' argument '0' is invalid/],
+      [['ping', '--max-time', '-5'], /option '--max-time <ms>' argument '-5' is invalid/],
+      [
+        ['inspect', '--limit', '0'],
+        /option '-l, --limit <n>' argument '0' is invalid\. expected an integer from 1 to 1000000/,
+      ],
+      [['inspect', '--limit', '1000001'], /expected an integer from 1 to 1000000/],
+      [['stats', '--max-keys', 'NaN'], /option '--max-keys <n>' argument 'NaN' is invalid/],
+      [['stats', '--max-scan-calls', 'Infinity'], /option '--max-scan-calls <n>' argument 'Infinity' is invalid/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(...args, '--url', server.url)));
+    for (const [i, [, pattern]] of cases.entries()) expectUsageError(runs[i] as CliRun, pattern);
+  });
+
+  it('strings: empty --match, --config, --url; unknown flags and commands; a missing value', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['inspect', '--url', server.url, '--match', ''],
+        /option '-m, --match <glob>' argument '' is invalid\. expected a glob/,
+      ],
+      [
+        ['stats', '--url', server.url, '--config', ''],
+        /option '-c, --config <file>' argument '' is invalid\. expected a file name/,
+      ],
+      [
+        ['ping', '--url', ''],
+        /^keyv-failsafe: Invalid --url \(empty\): expected a redis:\/\/, rediss:\/\/, valkey:\/\/ or valkeys:\/\/ URL\n$/,
+      ],
+      [['ping', '--url', '   '], /Invalid --url \(empty\)/],
+      [['ping', '--url', server.url, '--bogus'], /error: unknown option '--bogus'/],
+      [['pong', '--url', server.url], /error: unknown command 'pong'/],
+      [['ping', '--url'], /error: option '--url <url>' argument missing/],
+      [['stats'], /error: required option '--url <url>' not specified/],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => cli(...args)));
+    for (const [i, [, pattern]] of cases.entries()) expectUsageError(runs[i] as CliRun, pattern);
+  });
+
+  it('--namespace with glob characters and control characters is taken literally and shown escaped', async () => {
+    const run = await cli('inspect', '--url', server.url, '--namespace', 'a*[\u001b]?', '--quiet');
+    expect(run.code).toBe(0);
+    // The namespace is escaped for SCAN MATCH, so it matches nothing of the seeded keys.
+    expect(run.stdout).toBe('No keys match "a\\\\*\\\\[\\u001b\\\\]\\\\?::a\\\\*\\\\[\\u001b\\\\]\\\\?:*".\n');
+  });
+});
+
+describe.concurrent('--config: a file that is not what it should be is a clear usage error', () => {
+  const write = async (name: string, text: string | Buffer) => {
+    const file = join(dir, name);
+    await writeFile(file, text);
+    return file;
+  };
+
+  it('.json configs: data only, checked like the store checks them', async () => {
+    const good = await write(
+      'ttl.json',
+      JSON.stringify({
+        categories: { priceCrypto: 30_000 },
+        rules: [{ match: 'price:crypto:*', category: 'priceCrypto' }],
+      }),
+    );
+    const notJson = await write('broken.json', 'export default { categories: {} }; // this is not JSON\n');
+    // Inherited names (toString, constructor) and __proto__ are not categories of a table.
+    const hostile = await write(
+      'hostile.json',
+      '{"categories": {"__proto__": {"a": 1}, "x": 1000}, "rules": [{"prefix": "price:", "category": "toString"}]}',
+    );
+    const notObject = await write('array.json', '[1, 2, 3]');
+    const huge = await write(
+      'huge.json',
+      `{"categories": {"a": 1000}, "rules": [], "pad": "${'x'.repeat(1_100_000)}"}`,
+    );
+    const runs = await Promise.all([
+      cli('inspect', '--url', server.url, '--match', 'price:crypto:*', '--config', good, '--json'),
+      cli('inspect', '--url', server.url, '--config', notJson),
+      cli('stats', '--url', server.url, '--config', hostile),
+      cli('stats', '--url', server.url, '--config', notObject),
+      cli('stats', '--url', server.url, '--config', huge),
+      cli('stats', '--url', server.url, '--config', join(dir, 'missing.json')),
+      cli('stats', '--url', server.url, '--config', dir),
+    ]);
+    const [ok, ...bad] = runs as [CliRun, ...CliRun[]];
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).keys.map((k: { category: string }) => k.category)).toEqual([
+      'priceCrypto',
+      'priceCrypto',
+    ]);
+    const expected = [
+      /^keyv-failsafe: Cannot load --config .*broken\.json: not valid JSON \(/,
+      /^keyv-failsafe: Invalid --config .*hostile\.json: Invalid option `ttl\.categories\.__proto__`/,
+      /^keyv-failsafe: Invalid --config .*array\.json: /,
+      /^keyv-failsafe: Cannot load --config .*huge\.json: larger than 1048576 bytes/,
+      /^keyv-failsafe: Cannot load --config .*missing\.json: ENOENT/,
+      /^keyv-failsafe: Cannot load --config /,
+    ];
+    for (const [i, pattern] of expected.entries()) expectUsageError(bad[i] as CliRun, pattern);
+  });
+
+  it('ES modules that throw, hold escape sequences, or never finish loading', async () => {
+    const throws = await write('throws.mjs', "throw new Error('bad\\nline \\u001b[31mred');\n");
+    const throwsOdd = await write('odd.mjs', 'throw { toString() { throw new Error("no"); } };\n');
+    const syntax = await write('syntax.mjs', 'export default {\n');
+    const nothing = await write('nothing.mjs', 'export const other = 1;\n');
+    // Its top-level await never settles and nothing else keeps Node busy: Node would exit 0 silently.
+    const never = await write('never.mjs', 'await new Promise(() => {});\nexport default {};\n');
+    // This one keeps a timer running: only --max-time ends the wait, and the process still exits.
+    const busy = await write('busy.mjs', 'setInterval(() => {}, 1000);\nawait new Promise(() => {});\n');
+    const runs = await Promise.all([
+      cli('stats', '--url', server.url, '--config', throws),
+      cli('stats', '--url', server.url, '--config', throwsOdd),
+      cli('stats', '--url', server.url, '--config', syntax),
+      cli('stats', '--url', server.url, '--config', nothing),
+      cli('stats', '--url', server.url, '--config', never),
+      cli('stats', '--url', server.url, '--config', busy, '--max-time', '700'),
+    ]);
+    expectUsageError(
+      runs[0] as CliRun,
+      /^keyv-failsafe: Cannot load --config .*throws\.mjs: bad\\nline \\u001b\[31mred\n$/,
+    );
+    expectUsageError(
+      runs[1] as CliRun,
+      /^keyv-failsafe: Cannot load --config .*odd\.mjs: a value that cannot be shown\n$/,
+    );
+    expectUsageError(
+      runs[2] as CliRun,
+      /^keyv-failsafe: Cannot load --config .*syntax\.mjs: Unexpected end of input\n$/,
+    );
+    expectUsageError(runs[3] as CliRun, /exports neither `default` nor `ttl`/);
+    expectOneLineError(runs[4] as CliRun, 1, /^keyv-failsafe: stopped before finishing: .*--config/);
+    expectUsageError(
+      runs[5] as CliRun,
+      /^keyv-failsafe: --config .*busy\.mjs did not finish loading within 700 ms \(--max-time\)\n$/,
+    );
+    for (const run of runs) expect(run.ms).toBeLessThan(PROMPT_MS);
   });
 });

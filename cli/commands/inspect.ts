@@ -2,30 +2,42 @@
 // Replaces `redis-cli KEYS price:*` + `TTL key`: SCAN instead of KEYS, a limit, pipelined lookups.
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.js';
-import { parseRedisUrl, type RedisSession } from '../connect.js';
-import { addConnectionFlags, type ConnectionFlags, integerAtLeast } from '../flags.js';
+import type { RedisSession } from '../connect.js';
+import { Budget } from '../deadline.js';
+import {
+  addConnectionFlags,
+  addScanFlags,
+  type ConnectionFlags,
+  integerInRange,
+  MAX_KEYS,
+  nonEmpty,
+} from '../flags.js';
 import { formatBytes, formatDuration, printableKey, renderTable } from '../format.js';
 import { readDetails, type SizeSource } from '../key-details.js';
 import { applicationKey, type Categorizer, keyPrefix, scanPattern } from '../keys.js';
 import { type Progress, silentProgress, streamProgress } from '../progress.js';
 import { scanKeys } from '../scan.js';
 import { output, withSession } from '../session.js';
+import { parseRedisUrl } from '../target.js';
 
 /** Flags of `inspect`. */
 export interface InspectFlags extends ConnectionFlags {
   readonly namespace: string;
   readonly match?: string;
   readonly limit: number;
+  readonly maxScanCalls?: number;
   readonly config?: string;
   readonly json?: boolean;
 }
 
 /** One key in the `inspect` report. */
 export interface InspectedKey {
-  /** The key as the application wrote it (`price:crypto:BTC`). */
+  /** The key as the application wrote it (`price:crypto:BTC`), read as UTF-8. */
   readonly key: string;
-  /** The key in Redis (`keyv::keyv:price:crypto:BTC`). */
+  /** The key in Redis (`keyv::keyv:price:crypto:BTC`), read as UTF-8. */
   readonly redisKey: string;
+  /** The application key's bytes, for the text rendering (a key need not be UTF-8); not in `--json`. */
+  readonly keyBytes: Uint8Array;
   /** Remaining TTL in ms, `null` for a key without TTL. */
   readonly ttlMs: number | null;
   /** Bytes (see `sizeSource`), `null` when unknown. */
@@ -36,7 +48,7 @@ export interface InspectedKey {
   readonly categoryTtlMs: number | null;
 }
 
-/** What `inspect` reports; also its `--json` shape. */
+/** What `inspect` reports; also its `--json` shape (without the `keyBytes`). */
 export interface InspectReport {
   readonly url: string;
   readonly namespace: string;
@@ -53,6 +65,8 @@ export interface InspectOptions {
   readonly namespace: string;
   readonly match: string | undefined;
   readonly limit: number;
+  /** Bound on SCAN calls; `undefined` for the default derived from DBSIZE. */
+  readonly maxScanCalls?: number | undefined;
   readonly categorize: Categorizer | undefined;
   readonly progress: Progress;
 }
@@ -61,15 +75,29 @@ export interface InspectOptions {
 export async function inspect(session: RedisSession, options: InspectOptions): Promise<InspectReport> {
   const pattern = scanPattern(options.namespace, options.match);
   const prefix = keyPrefix(options.namespace);
-  const scan = await scanKeys(session, { pattern, limit: options.limit, progress: options.progress });
+  const scan = await scanKeys(session, {
+    pattern,
+    limit: options.limit,
+    maxCalls: options.maxScanCalls,
+    progress: options.progress,
+  });
   const { details, sizeSource } = await readDetails(session, scan.keys);
   const keys = details
     .map((detail): InspectedKey => {
-      const key = applicationKey(detail.redisKey, prefix);
+      const keyBytes = applicationKey(detail.redisKey, prefix);
+      const key = keyBytes.toString('utf8');
       const category = options.categorize?.(key);
-      return { key, ...detail, category: category?.name ?? null, categoryTtlMs: category?.ttlMs ?? null };
+      return {
+        key,
+        redisKey: detail.redisKey.toString('utf8'),
+        keyBytes,
+        ttlMs: detail.ttlMs,
+        bytes: detail.bytes,
+        category: category?.name ?? null,
+        categoryTtlMs: category?.ttlMs ?? null,
+      };
     })
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    .sort((a, b) => Buffer.compare(a.keyBytes, b.keyBytes));
   return {
     url: session.safeUrl,
     namespace: options.namespace,
@@ -81,8 +109,17 @@ export async function inspect(session: RedisSession, options: InspectOptions): P
   };
 }
 
+/** The category cell: the name and the category's own TTL, beside the key's remaining one. */
+function categoryCell(key: InspectedKey): string {
+  if (key.category === null) return '';
+  const name = printableKey(key.category);
+  return key.categoryTtlMs === null ? name : `${name} (${formatDuration(key.categoryTtlMs)})`;
+}
+
 /** The text rendering of an {@link InspectReport}: a table and a one-line summary. */
 export function renderInspect(report: InspectReport): string {
+  const pattern = printableKey(report.pattern);
+  if (report.keys.length === 0) return `No keys match ${pattern}.`;
   const table = renderTable(
     [
       { header: 'KEY' },
@@ -91,20 +128,16 @@ export function renderInspect(report: InspectReport): string {
       { header: 'CATEGORY' },
     ],
     report.keys.map((k) => [
-      printableKey(k.key),
+      printableKey(k.keyBytes),
       k.ttlMs === null ? 'no TTL' : formatDuration(k.ttlMs),
       k.bytes === null ? '?' : formatBytes(k.bytes),
-      k.category === null
-        ? ''
-        : k.categoryTtlMs === null
-          ? k.category
-          : `${k.category} (${formatDuration(k.categoryTtlMs)})`,
+      categoryCell(k),
     ]),
   );
   const sizes = report.sizeSource === 'memory-usage' ? 'MEMORY USAGE' : 'STRLEN (MEMORY USAGE denied)';
-  const summary = `${report.keys.length} ${report.keys.length === 1 ? 'key' : 'keys'} matching ${report.pattern}, sizes from ${sizes}`;
+  const summary = `${report.keys.length} ${report.keys.length === 1 ? 'key' : 'keys'} matching ${pattern}, sizes from ${sizes}`;
   const more = report.truncated ? `\nStopped at --limit ${report.limit}: more keys may match.` : '';
-  return report.keys.length === 0 ? `No keys match ${report.pattern}.` : `${table}\n\n${summary}${more}`;
+  return `${table}\n\n${summary}${more}`;
 }
 
 /** The `inspect` command. */
@@ -112,12 +145,16 @@ export function inspectCommand(): Command {
   const command = new Command('inspect').description(
     'list keys with remaining TTL, size and category (SCAN, never KEYS; read-only)',
   );
-  addConnectionFlags(command)
-    .option('--namespace <name>', "Keyv namespace ('' for keys without a prefix)", 'keyv')
-    .option('-m, --match <glob>', "Redis glob over the application key, e.g. 'price:*' (default: all keys)")
-    .addOption(new Option('-l, --limit <n>', 'stop after this many keys').argParser(integerAtLeast(1)).default(100))
-    .option('-c, --config <file>', 'ES module exporting the { categories, rules } given to TieredStore({ ttl })')
-    .option('--json', 'print the report as JSON')
+  addScanFlags(addConnectionFlags(command))
+    .addOption(
+      new Option(
+        '-m, --match <glob>',
+        "Redis glob over the application key, e.g. 'price:*' (default: all keys)",
+      ).argParser(nonEmpty('a glob such as price:* (leave --match out for all keys)')),
+    )
+    .addOption(
+      new Option('-l, --limit <n>', 'stop after this many keys').argParser(integerInRange(1, MAX_KEYS)).default(100),
+    )
     .addHelpText(
       'after',
       `
@@ -132,17 +169,22 @@ TieredStore's \`ttl\` option, e.g.:
                    rules: [{ match: 'price:crypto:*', category: 'priceCrypto' }] };`,
     )
     .action(async (flags: InspectFlags) => {
+      // A bad URL is reported before a config module is run.
       parseRedisUrl(flags.url);
-      const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config);
-      const report = await withSession(flags, (session) =>
+      const budget = new Budget(flags.maxTime);
+      const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config, budget);
+      const progress = flags.quiet ? silentProgress : streamProgress(process.stderr);
+      // Cleared however the run ends, so that an error starts on a line of its own on a terminal.
+      const report = await withSession(flags, budget, (session) =>
         inspect(session, {
           namespace: flags.namespace,
           match: flags.match,
           limit: flags.limit,
+          maxScanCalls: flags.maxScanCalls,
           categorize,
-          progress: flags.quiet ? silentProgress : streamProgress(process.stderr),
+          progress,
         }),
-      );
+      ).finally(() => progress.done());
       output(report, flags.json, renderInspect);
     });
   return command;

@@ -2,10 +2,23 @@
 import { performance } from 'node:perf_hooks';
 import { Command, Option } from 'commander';
 import type { RedisSession } from '../connect.js';
-import { addConnectionFlags, type ConnectionFlags, integerAtLeast } from '../flags.js';
-import { formatLatency, quantile } from '../format.js';
+import { Budget } from '../deadline.js';
+import { addConnectionFlags, type ConnectionFlags, integerInRange } from '../flags.js';
+import { formatLatency, printableKey, quantile } from '../format.js';
 import { describeRole, readInfo } from '../info.js';
+import { describeReply, ProtocolError } from '../replies.js';
 import { output, withSession } from '../session.js';
+
+/** Most PINGs `--count` accepts: each is a round trip, and the samples are kept to sort. */
+export const MAX_PINGS = 100_000;
+
+/** One PING, which a Redis server answers `+PONG` and nothing else. */
+async function pingOnce(session: RedisSession): Promise<void> {
+  await session.run('PING', async (client) => {
+    const reply: unknown = await client.sendCommand(['PING']);
+    if (reply !== 'PONG') throw new ProtocolError(`${describeReply(reply)} instead of PONG`);
+  });
+}
 
 /** Flags of `ping`. */
 export interface PingFlags extends ConnectionFlags {
@@ -20,7 +33,7 @@ export interface PingReport {
   readonly minMs: number;
   readonly p50Ms: number;
   readonly maxMs: number;
-  /** `redis_version` from INFO server; `null` when INFO is denied. */
+  /** `redis_version` from INFO server, as the server wrote it; `null` when INFO is denied. */
   readonly version: string | null;
   /** e.g. `master (0 replicas)`. */
   readonly role: string;
@@ -34,7 +47,7 @@ export async function ping(session: RedisSession, count: number): Promise<PingRe
   const samples: number[] = [];
   for (let i = 0; i < count; i++) {
     const started = performance.now();
-    await session.run('PING', (client) => client.ping());
+    await pingOnce(session);
     samples.push(performance.now() - started);
   }
   samples.sort((a, b) => a - b);
@@ -54,7 +67,7 @@ export async function ping(session: RedisSession, count: number): Promise<PingRe
 /** The text rendering of a {@link PingReport}. */
 export function renderPing(report: PingReport): string {
   return [
-    `PONG from ${report.url}: redis ${report.version ?? 'unknown (INFO denied)'}, role ${report.role}`,
+    `PONG from ${report.url}: redis ${report.version === null ? 'unknown (INFO denied)' : printableKey(report.version, 64)}, role ${report.role}`,
     `${report.count} pings: min ${formatLatency(report.minMs)} ms, p50 ${formatLatency(report.p50Ms)} ms, max ${formatLatency(report.maxMs)} ms`,
   ].join('\n');
 }
@@ -63,7 +76,7 @@ export function renderPing(report: PingReport): string {
 export function pingCommand(): Command {
   const command = new Command('ping').description('measure round-trip latency and show the server version and role');
   addConnectionFlags(command)
-    .addOption(new Option('-n, --count <n>', 'number of PINGs').argParser(integerAtLeast(1)).default(5))
+    .addOption(new Option('-n, --count <n>', 'number of PINGs').argParser(integerInRange(1, MAX_PINGS)).default(5))
     .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
@@ -73,7 +86,7 @@ Examples:
   $ REDIS_URL=rediss://:secret@cache.internal:6380 keyv-failsafe ping --count 20 --json`,
     )
     .action(async (flags: PingFlags) => {
-      const report = await withSession(flags, (session) => ping(session, flags.count));
+      const report = await withSession(flags, new Budget(flags.maxTime), (session) => ping(session, flags.count));
       output(report, flags.json, renderPing);
     });
   return command;

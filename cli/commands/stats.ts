@@ -2,28 +2,41 @@
 // and the server's memory, from one bounded SCAN pass.
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.js';
-import { parseRedisUrl, type RedisSession } from '../connect.js';
-import { addConnectionFlags, type ConnectionFlags, integerAtLeast } from '../flags.js';
-import { formatBytes, formatDuration, quantile, renderTable } from '../format.js';
+import type { RedisSession } from '../connect.js';
+import { Budget } from '../deadline.js';
+import { addConnectionFlags, addScanFlags, type ConnectionFlags, integerInRange, MAX_KEYS } from '../flags.js';
+import { formatBytes, formatDuration, printableKey, quantile, renderTable } from '../format.js';
 import { readInfo } from '../info.js';
 import { readDetails, type SizeSource } from '../key-details.js';
-import { applicationKey, type Categorizer, firstSegment, keyPrefix, NO_CATEGORY, scanPattern } from '../keys.js';
+import {
+  applicationKey,
+  type Categorizer,
+  firstSegment,
+  keyPrefix,
+  NO_CATEGORY,
+  NO_SEGMENT,
+  scanPattern,
+} from '../keys.js';
 import { type Progress, silentProgress, streamProgress } from '../progress.js';
 import { scanKeys } from '../scan.js';
 import { output, withSession } from '../session.js';
+import { parseRedisUrl } from '../target.js';
 
 /** Flags of `stats`. */
 export interface StatsFlags extends ConnectionFlags {
   readonly namespace: string;
   readonly maxKeys: number;
+  readonly maxScanCalls?: number;
   readonly config?: string;
   readonly json?: boolean;
 }
 
 /** Totals of one group of keys. TTLs in ms, over the keys that have one. */
 export interface GroupStats {
-  /** Category name, `(none)`, or a first segment such as `price:`. */
+  /** Category name, `(none)`, or a first segment such as `price:` (read as UTF-8). */
   readonly name: string;
+  /** The first segment's bytes, for the text rendering (a key need not be UTF-8); not in `--json`. */
+  readonly nameBytes?: Uint8Array;
   readonly keys: number;
   readonly bytes: number;
   readonly ttlMinMs: number | null;
@@ -43,8 +56,8 @@ export interface ServerMemory {
   readonly maxmemory: number | null;
   readonly maxmemoryHuman: string | null;
   readonly maxmemoryPolicy: string | null;
-  /** Keys in the selected database, all namespaces (`DBSIZE`). */
-  readonly dbsize: number;
+  /** Keys in the selected database, all namespaces (`DBSIZE` before the scan); `null` when refused. */
+  readonly dbsize: number | null;
 }
 
 /** What `stats` reports; also its `--json` shape. */
@@ -69,11 +82,14 @@ export interface StatsReport {
 export interface StatsOptions {
   readonly namespace: string;
   readonly maxKeys: number;
+  /** Bound on SCAN calls; `undefined` for the default derived from DBSIZE. */
+  readonly maxScanCalls?: number | undefined;
   readonly categorize: Categorizer | undefined;
   readonly progress: Progress;
 }
 
 interface Accumulator {
+  nameBytes?: Uint8Array;
   keys: number;
   bytes: number;
   ttls: number[];
@@ -85,6 +101,7 @@ function summarise(name: string, group: Accumulator): GroupStats {
   const ttls = group.ttls.sort((a, b) => a - b);
   return {
     name,
+    ...(group.nameBytes === undefined ? {} : { nameBytes: group.nameBytes }),
     keys: group.keys,
     bytes: group.bytes,
     ttlMinMs: ttls[0] ?? null,
@@ -95,15 +112,19 @@ function summarise(name: string, group: Accumulator): GroupStats {
   };
 }
 
-function memoryOf(info: Record<string, string> | undefined, dbsize: number): ServerMemory {
-  const number = (field: string) => (info?.[field] === undefined ? null : Number(info[field]));
+function memoryOf(info: Record<string, string> | undefined, dbsize: number | undefined): ServerMemory {
+  // The server wrote these: a field that is not a number is unknown, not NaN.
+  const number = (field: string) => {
+    const value = Number(info?.[field] ?? Number.NaN);
+    return Number.isFinite(value) && value >= 0 ? value : null;
+  };
   return {
     usedMemory: number('used_memory'),
     usedMemoryHuman: info?.used_memory_human ?? null,
     maxmemory: number('maxmemory'),
     maxmemoryHuman: info?.maxmemory_human ?? null,
     maxmemoryPolicy: info?.maxmemory_policy ?? null,
-    dbsize,
+    dbsize: dbsize ?? null,
   };
 }
 
@@ -112,7 +133,7 @@ export async function stats(session: RedisSession, options: StatsOptions): Promi
   const pattern = scanPattern(options.namespace, undefined);
   const prefix = keyPrefix(options.namespace);
   const { progress, categorize } = options;
-  const scan = await scanKeys(session, { pattern, limit: options.maxKeys, progress });
+  const scan = await scanKeys(session, { pattern, limit: options.maxKeys, maxCalls: options.maxScanCalls, progress });
   const { details, sizeSource } = await readDetails(session, scan.keys, (done) =>
     progress.report(`reading TTL and size: ${done}/${scan.keys.length} keys`, done % 5_000 === 0),
   );
@@ -122,12 +143,11 @@ export async function stats(session: RedisSession, options: StatsOptions): Promi
   const total: Accumulator = { keys: 0, bytes: 0, ttls: [], withoutTtl: 0, categoryTtlMs: null };
   for (const detail of details) {
     const key = applicationKey(detail.redisKey, prefix);
-    const category =
-      categorize === undefined ? undefined : (categorize(key) ?? { name: NO_CATEGORY, ttlMs: undefined });
-    const name = category?.name ?? firstSegment(key);
+    const { name, nameBytes, ttlMs } = groupOf(key, categorize);
     let group = groups.get(name);
     if (group === undefined) {
-      group = { keys: 0, bytes: 0, ttls: [], withoutTtl: 0, categoryTtlMs: category?.ttlMs ?? null };
+      group = { keys: 0, bytes: 0, ttls: [], withoutTtl: 0, categoryTtlMs: ttlMs ?? null };
+      if (nameBytes !== undefined) group.nameBytes = nameBytes;
       groups.set(name, group);
     }
     for (const target of [group, total]) {
@@ -139,7 +159,6 @@ export async function stats(session: RedisSession, options: StatsOptions): Promi
   }
 
   const memory = await readInfo(session, 'memory');
-  const dbsize = await session.run('DBSIZE', (client) => client.dbSize());
   return {
     url: session.safeUrl,
     namespace: options.namespace,
@@ -150,19 +169,51 @@ export async function stats(session: RedisSession, options: StatsOptions): Promi
     truncated: scan.truncated,
     sizeSource,
     groups: [...groups]
-      .map(([name, group]) => summarise(name, group))
+      .map(([key, group]) =>
+        summarise(group.nameBytes === undefined ? key : Buffer.from(key, 'latin1').toString('utf8'), group),
+      )
       .sort((a, b) => b.bytes - a.bytes || b.keys - a.keys),
     total: summarise('total', total),
-    server: memoryOf(memory, dbsize),
+    server: memoryOf(memory, scan.dbsize),
   };
+}
+
+/**
+ * The group of an application key: its category with `--config` (`(none)` when no rule covers
+ * it), else its first segment; `name` is the Map key (a segment as latin1, one character a byte).
+ */
+function groupOf(key: Buffer, categorize: Categorizer | undefined) {
+  if (categorize !== undefined) {
+    const category = categorize(key.toString('utf8')) ?? { name: NO_CATEGORY, ttlMs: undefined };
+    return { name: category.name, nameBytes: undefined, ttlMs: category.ttlMs };
+  }
+  const segment = firstSegment(key);
+  if (segment === undefined) return { name: NO_SEGMENT, nameBytes: undefined, ttlMs: undefined };
+  return { name: segment.toString('latin1'), nameBytes: segment, ttlMs: undefined };
 }
 
 const ttlCell = (ms: number | null) => (ms === null ? '-' : formatDuration(ms));
 
+/** The first cell of a row: the group's name, escaped, with the category's TTL. */
+function groupCell(group: GroupStats): string {
+  const name = printableKey(group.nameBytes ?? group.name);
+  return group.categoryTtlMs === null ? name : `${name} (${formatDuration(group.categoryTtlMs)})`;
+}
+
+/** The server's memory and key count; every value the server wrote is escaped. */
+function serverLine(s: ServerMemory): string {
+  const keys = s.dbsize === null ? 'DBSIZE denied' : `${s.dbsize} keys in this database`;
+  if (s.usedMemory === null) return `Server: ${keys} (INFO memory denied).`;
+  const shown = (value: string | null, fallback = 'unknown') => (value === null ? fallback : printableKey(value, 64));
+  const limit =
+    s.maxmemory === null ? 'unknown' : s.maxmemory === 0 ? 'none' : shown(s.maxmemoryHuman, String(s.maxmemory));
+  return `Server: used_memory ${shown(s.usedMemoryHuman)}, maxmemory ${limit}, policy ${shown(s.maxmemoryPolicy)}, ${keys}.`;
+}
+
 /** The text rendering of a {@link StatsReport}: a table per group, a total, and the server's memory. */
 export function renderStats(report: StatsReport): string {
   const row = (g: GroupStats) => [
-    g.categoryTtlMs === null ? g.name : `${g.name} (${formatDuration(g.categoryTtlMs)})`,
+    groupCell(g),
     String(g.keys),
     formatBytes(g.bytes),
     ttlCell(g.ttlMinMs),
@@ -182,16 +233,11 @@ export function renderStats(report: StatsReport): string {
     ],
     [...report.groups.map(row), row(report.total)],
   );
-  const s = report.server;
-  const limit =
-    s.maxmemory === null ? 'unknown' : s.maxmemory === 0 ? 'none' : (s.maxmemoryHuman ?? String(s.maxmemory));
   const lines = [
     table,
     '',
-    `${report.scanned} keys under ${report.pattern}; sizes from ${report.sizeSource === 'memory-usage' ? 'MEMORY USAGE' : 'STRLEN (MEMORY USAGE denied)'}.`,
-    s.usedMemory === null
-      ? `Server: ${s.dbsize} keys in this database (INFO memory denied).`
-      : `Server: used_memory ${s.usedMemoryHuman}, maxmemory ${limit}, policy ${s.maxmemoryPolicy}, ${s.dbsize} keys in this database.`,
+    `${report.scanned} keys under ${printableKey(report.pattern)}; sizes from ${report.sizeSource === 'memory-usage' ? 'MEMORY USAGE' : 'STRLEN (MEMORY USAGE denied)'}.`,
+    serverLine(report.server),
   ];
   if (report.truncated) lines.push(`Stopped at --max-keys ${report.maxKeys}: totals cover part of the namespace.`);
   return lines.join('\n');
@@ -202,13 +248,12 @@ export function statsCommand(): Command {
   const command = new Command('stats').description(
     'summarise key count, bytes and TTL spread per category, and server memory (one bounded SCAN pass; read-only)',
   );
-  addConnectionFlags(command)
-    .option('--namespace <name>', "Keyv namespace ('' for keys without a prefix)", 'keyv')
+  addScanFlags(addConnectionFlags(command))
     .addOption(
-      new Option('--max-keys <n>', 'summarise at most this many keys').argParser(integerAtLeast(1)).default(100_000),
+      new Option('--max-keys <n>', 'summarise at most this many keys')
+        .argParser(integerInRange(1, MAX_KEYS))
+        .default(100_000),
     )
-    .option('-c, --config <file>', 'ES module exporting the { categories, rules } given to TieredStore({ ttl })')
-    .option('--json', 'print the report as JSON')
     .addHelpText(
       'after',
       `
@@ -220,16 +265,21 @@ Examples:
   $ REDIS_URL=redis://:secret@10.0.0.5:6379 keyv-failsafe stats --namespace app --max-keys 20000`,
     )
     .action(async (flags: StatsFlags) => {
+      // A bad URL is reported before a config module is run.
       parseRedisUrl(flags.url);
-      const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config);
-      const report = await withSession(flags, (session) =>
+      const budget = new Budget(flags.maxTime);
+      const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config, budget);
+      const progress = flags.quiet ? silentProgress : streamProgress(process.stderr);
+      // Cleared however the run ends, so that an error starts on a line of its own on a terminal.
+      const report = await withSession(flags, budget, (session) =>
         stats(session, {
           namespace: flags.namespace,
           maxKeys: flags.maxKeys,
+          maxScanCalls: flags.maxScanCalls,
           categorize,
-          progress: flags.quiet ? silentProgress : streamProgress(process.stderr),
+          progress,
         }),
-      );
+      ).finally(() => progress.done());
       output(report, flags.json, renderStats);
     });
   return command;
