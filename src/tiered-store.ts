@@ -193,6 +193,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     if (this.#journal.size !== 0 && this.#journal.has(physical)) {
       return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
     }
+    // Before the read is sent: a category function that throws must not leave a read open.
+    const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
     const started = this.#clock.now();
     const ticket = this.#copies.guard.begin();
     const read = await this.#calls.call('get', [physical], () => this.#primary.get(physical));
@@ -200,7 +202,6 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#copies.guard.end();
       return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
     }
-    const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
     const value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
     // After the fill: ending the read may forget the stamps it was checked against.
     this.#copies.guard.end();
@@ -215,6 +216,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       results[i] = value;
     });
     if (ask.length > 0) {
+      const ttls = this.#router === undefined ? undefined : ask.map((i) => this.#categoryOf(keys[i] as string));
       const started = this.#clock.now();
       const ticket = this.#copies.guard.begin();
       const asked = ask.map((i) => physical[i] as string);
@@ -225,7 +227,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
         });
       } else {
         for (const [j, i] of ask.entries()) {
-          const ttl = this.#router === undefined ? undefined : this.#categoryOf(keys[i] as string);
+          const ttl = ttls?.[j];
           const key = physical[i] as string;
           results[i] = this.#copies.fromRead(key, reads[j], ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
         }

@@ -96,7 +96,8 @@ interface CompiledRule {
 
 function globToRegExp(glob: string): RegExp {
   let source = '';
-  for (const char of glob) {
+  // `**` matches what `*` does: collapsed, so that a glob of many stars cannot make the match backtrack.
+  for (const char of glob.replace(/\*+/g, '*')) {
     if (char === '*') source += '.*';
     else if (char === '?') source += '.';
     else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
@@ -181,10 +182,10 @@ export class TtlRouter {
       if (!rule.test(key)) continue;
       const name = typeof rule.category === 'function' ? rule.category(key) : rule.category;
       if (name === undefined) return undefined;
-      const ttlMs = this.#categories[name];
-      if (ttlMs === undefined)
+      // Own names only: a function answering 'toString' must not find Object.prototype's.
+      if (typeof name !== 'string' || !Object.hasOwn(this.#categories, name))
         throw new UnknownTtlCategoryError(name, this.#names, `the category function for key ${JSON.stringify(key)}`);
-      return { ttlMs, staleMs: this.#grace[name] ?? 0 };
+      return { ttlMs: this.#categories[name] as number, staleMs: this.#grace[name] ?? 0 };
     }
     return undefined;
   }

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  defineTtlCategories,
   InvalidArgumentError,
   NamespaceRequiredError,
   type PrimaryFailureEvent,
   TieredStore,
   type TieredStoreOptions,
+  UnknownTtlCategoryError,
 } from '../src/index.js';
 import { ManualClock } from './helpers/manual-clock.js';
 import { ScriptedPrimary } from './helpers/scripted-primary.js';
@@ -231,6 +233,15 @@ describe('bad input is rejected at the boundary and never counts as an outage', 
     expect(h.primary.log).toEqual([]);
     expect(h.store.stats().primaryFailures).toBe(0);
     expect(h.store.circuitState).toBe('closed');
+  });
+
+  it("a category function naming an inherited property ('toString') is an unknown category", async () => {
+    const categories = defineTtlCategories({ short: '1s' });
+    const h = setup({ ttl: { categories, rules: [{ match: '*', category: () => 'toString' as never }] } });
+    await expect(h.store.set('ns:k', 'v')).rejects.toBeInstanceOf(UnknownTtlCategoryError);
+    await expect(h.store.get('ns:k')).rejects.toBeInstanceOf(UnknownTtlCategoryError);
+    expect(h.primary.log).toEqual([]);
+    expect(h.store.fallback.size).toBe(0);
   });
 
   it('setMany with one bad TTL leaves nothing in either tier', async () => {
