@@ -1,171 +1,162 @@
 import { join } from 'node:path';
-import { parseRunOptions, USAGE } from './lib/args.js';
-import { Cleanup } from './lib/cleanup.js';
-import type { BenchContext, Scenario } from './lib/context.js';
-import { headlines } from './lib/headline.js';
-import { timerOverheadNs } from './lib/histogram.js';
+import { parseArgs } from 'node:util';
+import { createClient } from '@keyv/redis';
+import { RedisServer, redisServerVersion } from '../harness/redis-server.js';
 import { describeMachine } from './lib/machine.js';
-import { allPayloads } from './lib/payloads.js';
-import { applyRatios } from './lib/ratios.js';
-import { deleteKeysMatching, OwnedRedis, redisServerVersion } from './lib/redis.js';
-import { consoleTable, type Report, writeReport } from './lib/report.js';
-import { latencyChart } from './lib/svg.js';
-import type { Findings, PayloadName, Row, Skip } from './lib/types.js';
+import { Cleanup, describeError, timerOverheadNs as measureTimerOverhead } from './lib/measure.js';
+import { writeResults } from './lib/report.js';
 import { batches } from './scenarios/batches.js';
+import { latencyChart } from './scenarios/chart.js';
 import { degraded } from './scenarios/degraded.js';
 import { memoryBound } from './scenarios/memory-bound.js';
-import { memoryPath } from './scenarios/memory-path.js';
-import { redisGet, redisSet } from './scenarios/redis-path.js';
+import { memoryPath, redisGet, redisSet } from './scenarios/paths.js';
+import { applyRatios, consoleTable, headlines, markdown, type Report } from './scenarios/report.js';
+import { ALL_PAYLOADS } from './scenarios/runner.js';
+import type { BenchContext, Findings, Row, Scenario, Skip } from './scenarios/types.js';
 
-const ROOT = join(import.meta.dirname, '..');
+/** `npm run bench`: the memory path against the Redis path, side by side with the neighbours. */
+const USAGE = `Usage: npx tsx benchmarks/run.ts [--quick] [--filter <substring>] [--json]
+
+  --quick            1 KB payload only, short measurements, 100 k keys for the memory bound (< 60 s)
+  --filter <text>    run only scenarios whose name contains <text>: memory path, redis get,
+                     redis set, batch, degraded, memory bound
+  --json             print latest.json's content on stdout instead of the table
+
+Environment: REDIS_URL uses that server for the Redis-path scenarios instead of starting one
+(it is never hung, killed or flushed; only this run's keys are deleted at the end).`;
+
 const RESULTS = join(import.meta.dirname, 'results');
 // Memory bound first, so that its RSS figures are not inflated by what earlier scenarios left behind.
-const SCENARIOS: readonly Scenario[] = [memoryBound, memoryPath, redisGet, redisSet, batches, degraded];
+const SCENARIOS = [memoryBound, memoryPath, redisGet, redisSet, batches, degraded];
+const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+/** Payloads, rounds per row and one measurement's warm-up, duration and sample floor, full and `--quick`. */
+const FULL = { payloads: ALL_PAYLOADS, rounds: 5, timing: { warmupMs: 300, durationMs: 1_000, minOps: 200 } };
+const QUICK = { payloads: ['1KB' as const], rounds: 2, timing: { warmupMs: 50, durationMs: 150, minOps: 50 } };
 
-const progress = (line: string): void => {
-  process.stderr.write(`${line}\n`);
-};
-
-/** Which server the Redis scenarios use, and why a scenario that needs one may have to be skipped. */
-async function chooseRedis(version: string | undefined): Promise<{ url?: string; owned?: OwnedRedis; label: string }> {
-  const fromEnv = process.env.REDIS_URL;
-  if (fromEnv) return { url: fromEnv, label: 'REDIS_URL (shared; not hung, killed or flushed)' };
-  if (version === undefined) return { label: 'none: redis-server is not on the PATH and REDIS_URL is unset' };
-  const owned = await OwnedRedis.start();
-  return { url: owned.url, owned, label: `started by the benchmark on port ${owned.port}` };
+/** Unlinks the keys this run wrote to a server that is not ours (REDIS_URL), by their run-id pattern. */
+async function deleteOwnKeys(url: string, runId: string): Promise<number> {
+  const client = createClient({ url, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  let [deleted, cursor] = [0, '0'];
+  try {
+    do {
+      const reply = await client.scan(cursor, { MATCH: `*${runId}*`, COUNT: 1000 });
+      cursor = String(reply.cursor);
+      if (reply.keys.length > 0) deleted += await client.unlink(reply.keys);
+    } while (cursor !== '0');
+  } finally {
+    client.destroy();
+  }
+  return deleted;
 }
 
-function skipReason(scenario: Scenario, redisUrl: string | undefined, canStartRedis: boolean): string | undefined {
-  if (scenario.requires === 'redis' && redisUrl === undefined) {
+/** Why `scenario` cannot run here, if it cannot. */
+function skipReason(scenario: Scenario, context: BenchContext): string | undefined {
+  if (scenario.requires === 'redis' && context.redisUrl === undefined) {
     return 'needs a Redis server: redis-server is not on the PATH and REDIS_URL is unset';
   }
-  if (scenario.requires === 'own-redis' && !canStartRedis) {
+  if (scenario.requires === 'own-redis' && !context.canStartRedis) {
     return 'needs redis-server on the PATH: it hangs (SIGSTOP) a server of its own, never REDIS_URL';
   }
-  return undefined;
 }
 
-async function main(): Promise<number> {
-  const options = parseRunOptions(process.argv.slice(2));
-  if (options.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  const wallStarted = performance.now();
-  const startedAt = new Date().toISOString();
-  const version = redisServerVersion();
-  const redis = await chooseRedis(version);
-  const globalCleanup = new Cleanup();
-  if (redis.owned) globalCleanup.add('shared redis-server', () => redis.owned?.kill());
-  const payloads: readonly PayloadName[] = options.quick ? ['1KB'] : allPayloads;
-  const timing = options.quick
-    ? { warmupMs: 50, durationMs: 150, minOps: 50 }
-    : { warmupMs: 300, durationMs: 1_000, minOps: 200 };
-  const rounds = options.quick ? 2 : 5;
-  const runId = `${process.pid.toString(36)}${Date.now().toString(36)}`;
-  const context: BenchContext = {
-    quick: options.quick,
-    payloads,
-    timing,
-    rounds,
-    redisUrl: redis.url,
-    redisIsOurs: redis.owned !== undefined,
-    canStartRedis: version !== undefined,
-    runId,
-    progress,
-  };
-  progress(
-    `keyv-failsafe bench${options.quick ? ' --quick' : ''}: payloads ${payloads.join(', ')}; Redis: ${redis.label}`,
-  );
-  const overheadNs = await timerOverheadNs();
-
-  const rows: Row[] = [];
-  const findings: Findings = {};
-  const skipped: Skip[] = [];
-  const failures: string[] = [];
-  const selected = SCENARIOS.filter(
-    (s) => options.filter === undefined || s.name.toLowerCase().includes(options.filter.toLowerCase()),
-  );
-  if (selected.length === 0) failures.push(`--filter "${options.filter}" matches no scenario`);
+/** Runs the scenarios one after the other, each with its own bounded clean-up; a failure is reported, not fatal. */
+async function runScenarios(context: BenchContext, selected: readonly Scenario[]) {
+  const [rows, findings, sections, skipped, failures] = [[] as Row[], {} as Findings, {}, [] as Skip[], [] as string[]];
   for (const [index, scenario] of selected.entries()) {
-    const reason = skipReason(scenario, redis.url, context.canStartRedis);
+    const [label, reason] = [`[${index + 1}/${selected.length}] ${scenario.name}`, skipReason(scenario, context)];
     if (reason !== undefined) {
       skipped.push({ scenario: scenario.name, reason });
-      progress(`[${index + 1}/${selected.length}] ${scenario.name}: SKIPPED, ${reason}`);
+      progress(`${label}: SKIPPED, ${reason}`);
       continue;
     }
-    progress(`[${index + 1}/${selected.length}] ${scenario.name}`);
-    const started = performance.now();
-    const cleanup = new Cleanup();
+    progress(label);
+    const [started, cleanup] = [performance.now(), new Cleanup()];
     try {
       const result = await scenario.run(context, cleanup);
       rows.push(...result.rows);
       Object.assign(findings, result.findings);
-      skipped.push(...(result.skipped ?? []));
+      Object.assign(sections, result.sections);
     } catch (error) {
       failures.push(`${scenario.name}: ${(error as Error)?.stack ?? String(error)}`);
-      progress(`  ${scenario.name} FAILED: ${(error as Error)?.message ?? String(error)}`);
-    } finally {
-      const stuck = await cleanup.run();
-      if (stuck.length > 0) progress(`  cleanup of ${scenario.name} did not finish: ${stuck.join(', ')}`);
+      progress(`  ${scenario.name} FAILED: ${describeError(error)}`);
     }
+    const stuck = await cleanup.run();
+    if (stuck.length > 0) progress(`  cleanup of ${scenario.name} did not finish: ${stuck.join(', ')}`);
     progress(`  ${scenario.name} done in ${((performance.now() - started) / 1e3).toFixed(1)} s`);
   }
+  return { rows, findings, sections, skipped, failures };
+}
 
-  if (redis.url !== undefined && redis.owned === undefined) {
-    const deleted = await deleteKeysMatching(redis.url, `*${runId}*`).catch(() => -1);
-    progress(`deleted ${deleted} keys this run wrote to REDIS_URL`);
+async function main(): Promise<number> {
+  const flags = { quick: { type: 'boolean' }, filter: { type: 'string' }, json: { type: 'boolean' } } as const;
+  const { values: options } = parseArgs({ options: { ...flags, help: { type: 'boolean', short: 'h' } } });
+  if (options.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
   }
-  const stuck = await globalCleanup.run();
-  if (stuck.length > 0) failures.push(`cleanup did not finish: ${stuck.join(', ')}`);
+  const [quick, filter, started, startedAt] = [options.quick === true, options.filter, performance.now(), new Date()];
+  const version = redisServerVersion();
+  // REDIS_URL: a shared server, never hung, killed or flushed. Else one of ours, if redis-server is there.
+  const shared = process.env.REDIS_URL || undefined;
+  const owned = shared || version === undefined ? undefined : await RedisServer.start();
+  const redisUrl = shared ?? owned?.url;
+  const none = 'none: redis-server is not on the PATH and REDIS_URL is unset';
+  const ours = owned && `started by the benchmark on port ${owned.port}`;
+  const redis = shared ? 'REDIS_URL (shared; not hung, killed or flushed)' : (ours ?? none);
+  const settings = quick ? QUICK : FULL;
+  const [runId, where] = [`${process.pid.toString(36)}${Date.now().toString(36)}`, { redisIsOurs: !!owned }];
+  const context: BenchContext = { ...settings, ...where, quick, redisUrl, canStartRedis: !!version, runId, progress };
+  progress(`keyv-failsafe bench${quick ? ' --quick' : ''}: payloads ${settings.payloads.join(', ')}; Redis: ${redis}`);
+  const timerOverheadNs = await measureTimerOverhead();
+  const selected = SCENARIOS.filter((s) => !filter || s.name.toLowerCase().includes(filter.toLowerCase()));
+  const { sections, ...outcome } = await runScenarios(context, selected);
+  if (selected.length === 0) outcome.failures.push(`--filter "${filter}" matches no scenario`);
+  const deleted = shared && (await deleteOwnKeys(shared, runId).catch(() => -1));
+  if (shared) progress(`deleted ${deleted} keys this run wrote to REDIS_URL`);
+  await owned?.stop();
 
-  applyRatios(rows);
-  const machine = describeMachine(ROOT, version ?? (redis.url ? 'unknown (REDIS_URL)' : 'not installed'));
-  const report: Report = {
-    startedAt,
-    wallSeconds: (performance.now() - wallStarted) / 1e3,
-    quick: options.quick,
-    filter: options.filter,
-    redis: redis.label,
-    timing: { ...timing, rounds, timerOverheadNs: overheadNs },
-    machine,
-    payloads,
-    headlines: headlines(rows, findings, payloads),
-    rows,
-    findings,
-    skipped,
-    failures,
-  };
-  const chartPayload: PayloadName = payloads.includes('1KB') ? '1KB' : (payloads[0] as PayloadName);
-  const svg = latencyChart(
-    rows,
-    chartPayload,
-    `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, redis-server ${machine.redisServer}, ${startedAt.slice(0, 10)}${options.quick ? ', quick run' : ''}`,
-  );
-  // A quick run (CI's) must not overwrite the committed results of a full run.
-  const files = writeReport(options.quick ? join(RESULTS, 'quick') : RESULTS, report, svg);
-  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${consoleTable(rows)}\n`);
+  applyRatios(outcome.rows);
+  const machine = describeMachine(version ?? (redisUrl ? 'unknown (REDIS_URL)' : 'not installed'));
+  const [wallSeconds, when] = [(performance.now() - started) / 1e3, startedAt.toISOString()];
+  const timing = { ...settings.timing, rounds: settings.rounds, timerOverheadNs };
+  const heads = headlines(outcome.rows, outcome.findings, settings.payloads);
+  const run = { startedAt: when, wallSeconds, quick, filter, redis, machine, payloads: settings.payloads };
+  const report: Report = { ...run, ...outcome, headlines: heads, timing };
+  const { rows, skipped, failures } = outcome;
+  const payloads = settings.payloads;
+  const chartPayload = payloads.includes('1KB') ? '1KB' : (payloads[0] ?? '1KB');
+  const about = `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, redis-server ${machine.redisServer}`;
+  const subtitle = `${about}, ${when.slice(0, 10)}${quick ? ', quick run' : ''}`;
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  // A quick (CI's) or filtered run must not overwrite the committed results of a full run.
+  const files = writeResults(quick || filter ? join(RESULTS, 'quick') : RESULTS, {
+    'latest.json': json,
+    'latest.md': markdown(report, sections),
+    'latency.svg': latencyChart(rows, chartPayload, subtitle),
+  });
+  process.stdout.write(options.json ? json : `${consoleTable(rows)}\n`);
   for (const skip of skipped) progress(`skipped ${skip.scenario}: ${skip.reason}`);
   for (const failure of failures) progress(`FAILED ${failure.split('\n')[0]}`);
-  progress(`wrote ${files.join(', ')} in ${report.wallSeconds.toFixed(1)} s total`);
+  progress(`wrote ${files.join(', ')} in ${wallSeconds.toFixed(1)} s total`);
   return failures.length > 0 ? 1 : 0;
 }
 
 process.once('SIGINT', () => process.exit(130));
 process.once('SIGTERM', () => process.exit(143));
-
 main().then(
   (code) => {
     process.exitCode = code;
-    // Everything was disconnected; if a neighbour still holds a socket or a reconnect timer, do not
-    // hang the terminal or CI on it. Unref'd: a clean exit is not delayed.
+    // If a neighbour still holds a socket or a reconnect timer, do not hang the terminal or CI on
+    // it; unref'd, so that a clean exit is not delayed.
     setTimeout(() => {
-      process.stderr.write('some handle was still open 3 s after the results were written; exiting\n');
+      progress('some handle was still open 3 s after the results were written; exiting');
       process.exit(code);
     }, 3_000).unref();
   },
   (error: unknown) => {
-    process.stderr.write(`${(error as Error)?.stack ?? String(error)}\n`);
+    progress(`${(error as Error)?.stack ?? String(error)}`);
     process.exit(1);
   },
 );

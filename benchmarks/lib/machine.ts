@@ -1,8 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { arch, availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { redisServerVersion } from '../../harness/redis-server.js';
 
-/** Packages whose versions the report names: ours' dependencies and every neighbour measured. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Packages whose versions decide what is measured: ours' dependencies and every neighbour. */
 const PACKAGES = [
   'keyv',
   '@keyv/redis',
@@ -12,43 +15,54 @@ const PACKAGES = [
   'cache-manager',
   'bentocache',
   'ioredis',
-] as const;
+];
 
-export interface Machine {
-  cpu: string;
-  cores: number;
-  memoryGiB: number;
-  os: string;
-  node: string;
-  redisServer: string;
-  /** 1-minute load average at start: a high one means the numbers are noisy. */
-  loadAverage: number;
-  packages: Record<string, string>;
+function quiet(command: string, ...args: string[]): string {
+  try {
+    return execFileSync(command, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
 }
 
-function packageVersion(root: string, name: string): string {
+function version(name: string): string {
   try {
-    const manifest = JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as {
-      version?: string;
-    };
-    return manifest.version ?? 'unknown';
+    return (JSON.parse(readFileSync(`${ROOT}node_modules/${name}/package.json`, 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'not installed';
   }
 }
 
-/** Read at run time, so that the report describes the machine it was measured on. */
-export function describeMachine(root: string, redisServer: string): Machine {
-  const packages: Record<string, string> = {};
-  for (const name of PACKAGES) packages[name] = packageVersion(root, name);
+/**
+ * The machine and software a run measured, read at run time: the 1-minute load average at the start
+ * (the machine is shared: figures drift with it), the commit, and whether src/ or adapters/ had
+ * uncommitted changes. `redisServer` overrides the local `redis-server --version` (a REDIS_URL run).
+ */
+export function describeMachine(redisServer = redisServerVersion() ?? 'not installed') {
   return {
+    date: new Date().toISOString(),
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
     cores: availableParallelism(),
-    memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     os: `${platform()} ${release()} ${arch()}`,
     node: process.version,
     redisServer,
     loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
-    packages,
+    packages: Object.fromEntries(PACKAGES.map((name) => [name, version(name)])),
+    commit: quiet('git', 'rev-parse', '--short', 'HEAD'),
+    uncommittedChanges: quiet('git', 'status', '--porcelain', '--', 'src', 'adapters') !== '',
   };
+}
+export type Machine = ReturnType<typeof describeMachine>;
+
+/** The machine in one sentence, for the head of a report. */
+export function machineLine(m: Machine): string {
+  const packages = Object.entries(m.packages).map(([name, v]) => `${name} ${v}`);
+  const changes = m.uncommittedChanges ? ' with uncommitted changes in src/ or adapters/' : '';
+  return (
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; redis-server ${m.redisServer}; ` +
+    `load average ${m.loadAverage} at start (a shared machine: absolute figures drift). Commit ${m.commit}${changes}. ` +
+    `${packages.join(', ')}.`
+  );
 }

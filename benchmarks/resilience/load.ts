@@ -1,100 +1,129 @@
-import type { CallRecorder } from './call-stats.js';
-import type { KeyModel } from './key-model.js';
-import type { CacheClient } from './libraries/types.js';
-import { bounded, sleep } from './outcome.js';
-import type { Phase, Timings } from './protocol.js';
+import type { Client } from '../lib/libraries.js';
+import { bounded, describeError, newHistogram, type Outcome, sleep } from '../lib/measure.js';
+import type { Timings } from './scenarios.js';
 
 /** Share of reads; the rest are writes, and a tenth of all calls deletes. */
-const READ_SHARE = 0.6;
-const DELETE_SHARE = 0.1;
+const [READ_SHARE, DELETE_SHARE] = [0.6, 0.1];
+
+export type Phase = 'before' | 'outage' | 'after';
 
 /**
- * Concurrent load: `workers` loops, each owning the keys with `index % workers === id`, so that two
- * calls on one key are never in flight together unless one of them hung. A worker waits for its
- * call at most `callCapMs`, then moves on, as an application with a request timeout would.
- *
- * After recovery, odd keys are only read: what the outage left in Redis for them is not papered
- * over by later writes (as for a key nobody happens to write again soon). Even keys keep being
- * written, so a write from the outage landing late over a newer one shows up too.
+ * The newest thing this process did to a key, counted when the call is made (not when it lands:
+ * a write still queued somewhere is exactly what may land late over a newer one), and what the
+ * library said about it. `seq` tells an older call settling late from the newest.
+ */
+export type KeyState = { version: number; deleted: boolean; ack: 'acked' | 'failed' | 'hung'; seq: number };
+
+/** Counters and a latency histogram (µs) of the calls of one phase. */
+function phaseStats() {
+  return { made: 0, settled: 0, hung: 0, slow: 0, rejected: 0, writesReportedFailed: 0, histogram: newHistogram() };
+}
+type PhaseStats = ReturnType<typeof phaseStats>;
+
+/** A phase's figures for the report: counts, and p50/p99/max in ms (null when nothing settled). */
+export function callStats({ histogram, ...counts }: PhaseStats) {
+  const ms = (us: number): number | null => (histogram.count === 0 ? null : Math.round(us) / 1000);
+  const [p50Ms, p99Ms, maxMs] = [ms(histogram.percentile(50)), ms(histogram.percentile(99)), ms(histogram.max)];
+  return { ...counts, latency: { p50Ms, p99Ms, maxMs } };
+}
+export type CallStats = ReturnType<typeof callStats>;
+
+/**
+ * Concurrent load: `workers` loops, each owning the keys `index % workers === id`, so that two
+ * calls on one key are in flight together only when one of them hung. A worker waits for a call
+ * at most `callCapMs`, then moves on, as an application with a request timeout would. After
+ * recovery odd keys are only read: what the outage left in Redis for them is not papered over by
+ * later writes; even keys keep being written, so a late write landing over a newer one shows too.
  */
 export class Load {
-  #stopped = false;
-  #phase: Phase = 'before';
+  /** Phase the next calls are counted in. */
+  phase: Phase = 'before';
+  readonly keys: readonly string[];
+  /** Never written: only a miss is correct. */
+  readonly state: KeyState[];
+  readonly errorSamples = new Set<string>();
+  readonly #phases = { before: phaseStats(), outage: phaseStats(), after: phaseStats(), total: phaseStats() };
   readonly #running: Promise<void>[] = [];
-  readonly #client: CacheClient;
-  readonly #model: KeyModel;
-  readonly #recorder: CallRecorder;
-  readonly #timings: Timings;
+  #stopped = false;
 
-  constructor(client: CacheClient, model: KeyModel, recorder: CallRecorder, timings: Timings) {
-    this.#client = client;
-    this.#model = model;
-    this.#recorder = recorder;
-    this.#timings = timings;
+  constructor(
+    readonly client: Client,
+    readonly timings: Timings,
+  ) {
+    this.keys = Array.from({ length: timings.keys }, (_, i) => `k:${i}`);
+    this.state = this.keys.map(() => ({ version: 0, deleted: true, ack: 'acked', seq: 0 }));
   }
 
-  /** Phase the next calls are counted in. */
-  set phase(phase: Phase) {
-    this.#phase = phase;
+  /** Writes version 1 of every key at the load's concurrency; set-up, not recorded. */
+  async seed(): Promise<void> {
+    let next = 0;
+    const seeder = async (): Promise<void> => {
+      while (next < this.keys.length) await this.#call(next++, 'set', undefined);
+    };
+    await Promise.all(Array.from({ length: this.timings.workers }, seeder));
   }
 
   start(): void {
-    for (let id = 0; id < this.#timings.workers; id++) this.#running.push(this.#worker(id));
+    for (let id = 0; id < this.timings.workers; id++) this.#running.push(this.#worker(id));
   }
 
-  /** Stops making calls; resolves once every worker's last call settled or hit the cap. */
+  /** Stops making calls; resolves once every worker's last call settled or reached the cap. */
   async stop(): Promise<void> {
     this.#stopped = true;
     await Promise.all(this.#running);
   }
 
-  /**
-   * Writes version 1 of every key, so the outage starts with Redis and memory populated. Set-up,
-   * not load: not recorded, and at the load's concurrency, so no burst of 1000 calls skews anything.
-   */
-  async seed(): Promise<void> {
-    let next = 0;
-    const seeder = async (): Promise<void> => {
-      while (next < this.#model.keys.length) await this.#write(next++, undefined);
-    };
-    await Promise.all(Array.from({ length: this.#timings.workers }, seeder));
+  /** Per phase, and for the whole pair. */
+  stats(): { total: CallStats; phases: Record<Phase, CallStats> } {
+    const { before, outage, after, total } = this.#phases;
+    const phases = { before: callStats(before), outage: callStats(outage), after: callStats(after) };
+    return { total: callStats(total), phases };
   }
 
   async #worker(id: number): Promise<void> {
-    const own: number[] = [];
-    for (let index = id; index < this.#model.keys.length; index += this.#timings.workers) own.push(index);
-    if (own.length === 0) return;
-    while (!this.#stopped) {
+    const own = this.keys.map((_, index) => index).filter((index) => index % this.timings.workers === id);
+    while (!this.#stopped && own.length > 0) {
       const index = own[Math.floor(Math.random() * own.length)] as number;
       const roll = Math.random();
-      const phase = this.#phase;
+      const phase = this.phase;
       const readOnly = phase === 'after' && index % 2 === 1;
-      if (readOnly || roll < READ_SHARE) await this.#read(index, phase);
-      else if (roll < 1 - DELETE_SHARE) await this.#write(index, phase);
-      else await this.#delete(index, phase);
-      await sleep(this.#timings.thinkMs);
+      const kind = readOnly || roll < READ_SHARE ? 'get' : roll < 1 - DELETE_SHARE ? 'set' : 'delete';
+      await this.#call(index, kind, phase);
+      await sleep(this.timings.thinkMs);
     }
   }
 
-  async #read(index: number, phase: Phase): Promise<void> {
-    const key = this.#model.keys[index] as string;
-    this.#recorder.record(phase, await bounded(() => this.#client.get(key), this.#timings.callCapMs), false);
+  /** One call through the library, registered in the key's state first; `phase` undefined: seeding, not recorded. */
+  async #call(index: number, kind: 'get' | 'set' | 'delete', phase: Phase | undefined): Promise<void> {
+    const key = this.keys[index] as string;
+    const state = this.state[index] as KeyState;
+    const seq = kind === 'get' ? 0 : ++state.seq;
+    if (kind !== 'get') Object.assign(state, { deleted: kind === 'delete', ack: 'hung' });
+    if (kind === 'set') state.version++;
+    const value = { k: key, v: state.version };
+    const outcome = await bounded(() => this.client[kind](key, value), this.timings.callCapMs);
+    // Resolving `false` (a write) or rejecting is 'failed'; still pending at the cap, 'hung'.
+    const failed =
+      outcome.status === 'rejected' || (kind === 'set' && outcome.status === 'resolved' && outcome.value === false);
+    if (seq !== 0 && state.seq === seq) state.ack = outcome.status === 'hung' ? 'hung' : failed ? 'failed' : 'acked';
+    if (phase === undefined) return;
+    for (const stats of [this.#phases[phase], this.#phases.total])
+      this.#record(stats, outcome, kind === 'set' && failed);
   }
 
-  /** `phase` undefined: a seeding write, not recorded. */
-  async #write(index: number, phase: Phase | undefined): Promise<void> {
-    const key = this.#model.keys[index] as string;
-    const { version, seq } = this.#model.nextWrite(index);
-    const outcome = await bounded(() => this.#client.set(key, { k: key, v: version }), this.#timings.callCapMs);
-    this.#model.settle(index, seq, outcome);
-    if (phase !== undefined) this.#recorder.record(phase, outcome, true);
-  }
-
-  async #delete(index: number, phase: Phase): Promise<void> {
-    const key = this.#model.keys[index] as string;
-    const seq = this.#model.nextDelete(index);
-    const outcome = await bounded(() => this.#client.delete(key), this.#timings.callCapMs);
-    this.#model.settle(index, seq, outcome);
-    this.#recorder.record(phase, outcome, false);
+  /** Counts a call in `stats`; the first few distinct rejections are kept as samples. */
+  #record(stats: PhaseStats, outcome: Outcome<unknown>, writeFailed: boolean): void {
+    stats.made++;
+    if (outcome.status === 'hung') {
+      stats.hung++;
+      return;
+    }
+    stats.settled++;
+    stats.histogram.record(Math.max(1, Math.round(outcome.ms * 1000)));
+    if (outcome.ms > this.timings.slowMs) stats.slow++;
+    if (outcome.status === 'rejected') {
+      stats.rejected++;
+      if (this.errorSamples.size < 5) this.errorSamples.add(describeError(outcome.error));
+    } else if (writeFailed) stats.writesReportedFailed++;
   }
 }

@@ -1,24 +1,32 @@
-import { performance } from 'node:perf_hooks';
-import { CallRecorder } from './call-stats.js';
-import { KeyModel } from './key-model.js';
-import { LIBRARIES } from './libraries/index.js';
-import type { CacheClient, LibraryAdapter } from './libraries/types.js';
+import { type Client, LIBRARIES, type LibraryName } from '../lib/libraries.js';
+import { bounded, sleep } from '../lib/measure.js';
+import { checkStaleness, measureRecovery, prober, reachRedis } from './checks.js';
 import { Load } from './load.js';
-import { bounded, sleep } from './outcome.js';
-import type { Job, PairResult, RecoveryResult, StaleCheck } from './protocol.js';
-import { measureRecovery, type ProbeTarget, reachRedis } from './recovery.js';
-import { type Control, SCENARIOS } from './scenarios.js';
-import { checkStaleness } from './staleness.js';
+import { type Control, runOutage, SCENARIOS, type Scenario, type ScenarioName, type Timings } from './scenarios.js';
+
+/**
+ * One (library, scenario) pair, run in a child process of its own against a redis-server of its
+ * own. `port` is the server's (the harness's raw client always talks to it), `libraryPort` the one
+ * the library is given (the TCP proxy's in the proxied scenarios), `clientPassword` the library's.
+ */
+export type Job = { library: LibraryName; scenario: ScenarioName; port: number; libraryPort: number } & {
+  clientPassword: string | undefined;
+  timings: Timings;
+};
 
 /** Process-wide failures a library may cause; counted, never allowed to end the pair. */
-export interface CrashCounters {
-  unhandledRejections: number;
-  uncaughtExceptions: number;
-}
+export const crashes = { unhandledRejections: 0, uncaughtExceptions: 0 };
 
-function urlFor(job: Job): string {
-  const auth = job.clientPassword === undefined ? '' : `:${encodeURIComponent(job.clientPassword)}@`;
-  return `redis://${auth}127.0.0.1:${job.libraryPort}`;
+/** TieredStore only: its breaker's transitions and the events that say it reconciled or saw a restart. */
+function watchStore(client: Client) {
+  const { store } = client;
+  if (store === undefined) return () => ({ circuit: null, libraryStats: undefined });
+  const transitions: string[] = [];
+  const seen = { reconcileDoneEvents: 0, restartEvents: 0 };
+  store.on('circuit:state', ({ from, to }) => transitions.push(`${from}>${to}`));
+  store.on('reconcile:done', () => seen.reconcileDoneEvents++);
+  store.on('primary:restart', () => seen.restartEvents++);
+  return () => ({ circuit: { transitions, final: store.circuitState }, libraryStats: { ...store.stats(), ...seen } });
 }
 
 /**
@@ -26,24 +34,19 @@ function urlFor(job: Job): string {
  * break the server under load, bring it back, measure how long until the library reads Redis
  * again, stop the load, then read every key through the same instance and through a fresh one.
  */
-export async function runPair(
-  job: Job,
-  control: Control,
-  crashes: CrashCounters,
-  onPhase: (phase: string) => void,
-): Promise<PairResult> {
+export async function runPair(job: Job, control: Control, onPhase: (phase: string) => void) {
   const started = performance.now();
-  const adapter = await LIBRARIES[job.library].load();
-  const scenario = SCENARIOS[job.scenario];
+  const library = LIBRARIES[job.library];
+  const scenario: Scenario = SCENARIOS[job.scenario];
   const { timings } = job;
-  const url = urlFor(job);
-  const target: ProbeTarget = { port: job.port, password: job.probePassword };
-  const model = new KeyModel(timings.keys);
-  const recorder = new CallRecorder(timings.slowMs);
-
-  const client = adapter.create(url);
-  const load = new Load(client, model, recorder, timings);
-  if (scenario.startsHealthy) {
+  const auth = job.clientPassword === undefined ? '' : `:${encodeURIComponent(job.clientPassword)}@`;
+  const url = `redis://${auth}127.0.0.1:${job.libraryPort}`;
+  // Once the outage is over, the server takes the password the library was given.
+  const probe = prober(library, job.port, job.clientPassword);
+  const client = library.create(url);
+  const watched = watchStore(client);
+  const load = new Load(client, timings);
+  if (scenario.startsHealthy !== false) {
     onPhase('seed');
     await load.seed();
     load.start();
@@ -54,77 +57,46 @@ export async function runPair(
     load.phase = 'outage';
     load.start();
   }
-
   onPhase('outage');
   load.phase = 'outage';
-  await scenario.outage(control, timings);
+  await runOutage(scenario, control, timings);
   const backAt = performance.now();
   load.phase = 'after';
-
   onPhase('recovery');
   const [recovery] = await Promise.all([
-    measureRecovery(adapter, client, target, backAt, timings.recoveryCapMs),
+    measureRecovery(probe, client, backAt, timings.recoveryCapMs),
     sleep(timings.afterMs),
   ]);
-
   onPhase('drain');
   await load.stop();
   await sleep(timings.quiesceMs);
-
   onPhase('stale-same');
-  const staleSameInstance = await checkStaleness(
-    client,
-    model,
-    timings.callCapMs,
-    timings.workers,
-    recovery.ms !== null,
-  );
-
+  const staleSameInstance = await checkStaleness(client, load, timings.callCapMs, recovery.ms !== null);
   onPhase('stale-fresh');
-  const staleFreshInstance = await freshInstanceCheck(adapter, job, target, model);
-
-  const circuit = client.circuitState
-    ? { transitions: client.circuitTransitions?.() ?? [], final: client.circuitState() }
-    : null;
-  const libraryStats = client.stats?.();
+  // What every other instance (or this one after a restart) reads: a new instance with an empty
+  // memory tier, first brought to Redis, then asked every key.
+  const fresh = library.create(url);
+  const reached = await reachRedis(probe, fresh, timings.callCapMs);
+  const staleFreshInstance = await checkStaleness(fresh, load, timings.callCapMs, reached);
+  await bounded(() => fresh.close(), 2_000);
+  const { circuit, libraryStats } = watched();
   onPhase('close');
   await bounded(() => client.close(), 2_000);
-
+  const { total: calls, phases } = load.stats();
   return {
     library: job.library,
     scenario: job.scenario,
     durationMs: Math.round(performance.now() - started),
-    calls: recorder.total(),
-    phases: recorder.phases(),
-    errorSamples: recorder.errorSamples(),
+    calls,
+    phases,
+    errorSamples: [...load.errorSamples],
     errorEvents: client.errorEvents(),
-    unhandledRejections: crashes.unhandledRejections,
-    uncaughtExceptions: crashes.uncaughtExceptions,
-    recovery: recovery satisfies RecoveryResult,
+    ...crashes,
+    recovery,
     staleSameInstance,
     staleFreshInstance,
     circuit,
     libraryStats,
   };
 }
-
-/**
- * What another instance (or this one after a restart) reads: a new instance with an empty memory
- * tier, first brought to Redis, then asked every key. It shows what the outage left in Redis.
- */
-async function freshInstanceCheck(
-  adapter: LibraryAdapter,
-  job: Job,
-  target: ProbeTarget,
-  model: KeyModel,
-): Promise<StaleCheck> {
-  let fresh: CacheClient | undefined;
-  try {
-    fresh = adapter.create(urlFor(job));
-    const reached = await reachRedis(adapter, fresh, target, job.timings.callCapMs);
-    return await checkStaleness(fresh, model, job.timings.callCapMs, job.timings.workers, reached);
-  } finally {
-    const instance = fresh;
-    if (instance) await bounded(() => instance.close(), 2_000);
-  }
-}
+export type PairResult = Awaited<ReturnType<typeof runPair>>;

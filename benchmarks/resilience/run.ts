@@ -1,168 +1,93 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { TcpProxy } from '../../test/helpers/tcp-proxy.js';
-import { describeMachine } from './machine.js';
+import { RedisServer } from '../../harness/redis-server.js';
+import { TcpProxy } from '../../harness/tcp-proxy.js';
+import { LIBRARY_NAMES, type LibraryName } from '../lib/libraries.js';
+import { describeMachine } from '../lib/machine.js';
+import { writeResults } from '../lib/report.js';
+import type { Job } from './pair.js';
+import { type Outcome, type Report, reportJson, reportMarkdown, textReport } from './report.js';
 import {
-  type Job,
-  LIBRARY_NAMES,
-  type LibraryName,
-  type PairResult,
+  ACTIONS,
+  FULL,
+  hardCapMs,
+  QUICK,
   SCENARIO_NAMES,
+  SCENARIOS,
+  type Scenario,
   type ScenarioName,
-  type Timings,
-  type ToChild,
-  type ToParent,
-} from './protocol.js';
-import { killAllRedisProcesses, RedisProcess } from './redis-process.js';
-import { type Report, textTable, writeReport } from './report.js';
-import { SCENARIOS } from './scenarios.js';
-import { control } from './server-control.js';
-import { FULL, hardCapMs, QUICK } from './timings.js';
+} from './scenarios.js';
+import type { ToChild, ToParent } from './worker.js';
 
 /**
- * Orchestration: for every (scenario, library) pair, a fresh redis-server of our own and a fresh
- * child process running worker.ts. The child asks for server actions over IPC; this process carries
- * them out, so every server it started is killed here, whatever the child does.
+ * `npm run bench:resilience`: for every (scenario, library) pair, a fresh redis-server of our own
+ * (and a TCP proxy in the proxied scenarios) and a fresh child process running worker.ts. The child
+ * asks for server actions over IPC and this process carries them out, so that every server it
+ * started dies here, whatever the child does (also on errors and Ctrl-C).
  */
-
 const USAGE = `usage: npx tsx benchmarks/resilience/run.ts [--quick] [--only <library>[,…]] [--scenario <name>[,…]]
 libraries: ${LIBRARY_NAMES.join(', ')}
 scenarios: ${SCENARIO_NAMES.join(', ')}`;
 
-const RESULTS_DIR = fileURLToPath(new URL('./results', import.meta.url));
-const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
-/** Bytes of a child's stderr kept for the report when something goes wrong. */
-const STDERR_TAIL = 2_000;
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+// Exit on a signal, so that the 'exit' handlers (these children, the harness's servers) run.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
 function pick<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
-  if (value === undefined) return [...all];
-  const names = value.split(',').map((name) => name.trim());
-  for (const name of names) {
-    if (!(all as readonly string[]).includes(name))
-      throw new Error(`unknown ${what} ${JSON.stringify(name)}\n${USAGE}`);
-  }
+  const names = value === undefined ? all : value.split(',').map((name) => name.trim());
+  const unknown = names.find((name) => !all.includes(name as T));
+  if (unknown !== undefined) throw new Error(`unknown ${what} ${JSON.stringify(unknown)}\n${USAGE}`);
   return names as T[];
 }
 
-const children = new Set<ChildProcess>();
-
-function cleanUp(): void {
-  for (const child of children) child.kill('SIGKILL');
-  killAllRedisProcesses();
-}
-
-process.once('exit', cleanUp);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`\n${signal}: killing children and redis-servers\n`);
-    process.exit(130);
-  });
-}
-
-function emptyResult(
-  library: LibraryName,
-  scenario: ScenarioName,
-  error: string,
-  durationMs: number,
-  stderrTail: string,
-): PairResult {
-  const calls = {
-    made: 0,
-    settled: 0,
-    hung: 0,
-    slow: 0,
-    rejected: 0,
-    writesReportedFailed: 0,
-    latency: { p50Ms: null, p99Ms: null, maxMs: null },
-  };
-  return {
-    library,
-    scenario,
-    harnessError: error,
-    durationMs,
-    calls,
-    phases: { before: calls, outage: calls, after: calls },
-    errorSamples: [],
-    errorEvents: 0,
-    unhandledRejections: 0,
-    uncaughtExceptions: 0,
-    recovery: { ms: null, probes: 0 },
-    staleSameInstance: null,
-    staleFreshInstance: null,
-    circuit: null,
-    libraryStats: null,
-    stderrTail,
-  };
-}
-
-/** Runs one pair: its own server (and proxy, if the scenario has one), its own child, a hard cap on both. */
-async function runPair(library: LibraryName, scenarioName: ScenarioName, timings: Timings): Promise<PairResult> {
-  const scenario = SCENARIOS[scenarioName];
-  const server = await RedisProcess.create(scenario.serverArgs, scenario.serverPassword);
-  const started = performance.now();
-  let stderr = '';
-  let lastPhase = 'start';
-  let proxy: TcpProxy | undefined;
+/** One pair: its own server (and proxy), its own child, a hard cap on both. */
+async function runPair(library: LibraryName, name: ScenarioName, timings: typeof FULL): Promise<Outcome> {
+  const scenario: Scenario = SCENARIOS[name];
+  const { serverPassword: password, clientPassword = password } = scenario;
+  const server = await RedisServer.create({ args: scenario.serverArgs ?? [], ...(password ? { password } : {}) });
+  const [started, capMs] = [performance.now(), hardCapMs(timings)];
+  let [proxy, timer, stderr, phase]: [TcpProxy?, NodeJS.Timeout?, string?, string?] = [];
   try {
-    if (!scenario.startsDown) await server.start();
-    // The proxy lives here, next to the server, so the child's control messages reach it; it dies
-    // with this process whatever happens.
+    if (!scenario.startsDown) await server.restart();
     if (scenario.proxied) proxy = await TcpProxy.start(server.port);
-    const proxyControl = proxy && { proxy, delayMs: timings.proxyDelayMs };
-    const job: Job = {
-      library,
-      scenario: scenarioName,
-      port: server.port,
-      libraryPort: proxy?.port ?? server.port,
-      clientPassword: scenario.clientPassword ?? scenario.serverPassword,
-      // Once the outage is over, the server takes the password the client was given.
-      probePassword: scenario.clientPassword ?? scenario.serverPassword,
-      timings,
-    };
+    const libraryPort = proxy?.port ?? server.port;
+    const job: Job = { library, scenario: name, port: server.port, libraryPort, clientPassword, timings };
     // The parent runs under tsx; the child needs its loader too, resolved from here, not from cwd.
-    const child = fork(WORKER, [], {
+    const child = fork(fileURLToPath(new URL('./worker.ts', import.meta.url)), [], {
       execArgv: ['--import', import.meta.resolve('tsx')],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
     children.add(child);
     child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL);
+      stderr = `${stderr ?? ''}${chunk}`.slice(-2_000);
     });
-    const result = await new Promise<PairResult>((resolve) => {
-      const capMs = hardCapMs(timings);
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(
-          emptyResult(
-            library,
-            scenarioName,
-            `killed at the ${capMs / 1000} s hard cap in phase ${lastPhase}`,
-            capMs,
-            stderr,
-          ),
-        );
-      }, capMs);
+    const failed = (error: string, durationMs = Math.round(performance.now() - started)): Outcome => {
+      const harnessError = `${error} in phase ${phase ?? 'start'}`;
+      return { library, scenario: name, harnessError, durationMs, stderrTail: stderr?.trim() ?? '' };
+    };
+    const target = { server, proxy, clientPassword, timings };
+    const result = await new Promise<Outcome>((resolve) => {
+      timer = setTimeout(() => resolve(failed(`killed at the ${capMs / 1000} s hard cap`, capMs)), capMs);
+      child.once('exit', (code, signal) => resolve(failed(`child exited (${signal ?? code})`)));
       child.on('message', (message: ToParent) => {
-        if (message.type === 'phase') lastPhase = message.phase;
-        else if (message.type === 'result') {
-          clearTimeout(timer);
-          resolve(stderr.trim() === '' ? message.result : { ...message.result, stderrTail: stderr.trim() });
-        } else if (message.type === 'control') {
-          control(server, message.action, job.clientPassword, proxyControl).then(
-            () => child.send({ type: 'control-done', id: message.id } satisfies ToChild),
-            (error: unknown) =>
-              child.send({ type: 'control-done', id: message.id, error: String(error) } satisfies ToChild),
-          );
-        }
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        const elapsed = Math.round(performance.now() - started);
-        resolve(
-          emptyResult(library, scenarioName, `child exited (${signal ?? code}) in phase ${lastPhase}`, elapsed, stderr),
-        );
+        if (message.type === 'phase') phase = message.phase;
+        if (message.type === 'result')
+          resolve({ ...message.result, ...(stderr?.trim() ? { stderrTail: stderr.trim() } : {}) });
+        if (message.type !== 'control') return;
+        const done = (error?: unknown): void => {
+          child.send({
+            type: 'control-done',
+            id: message.id,
+            ...(error ? { error: String(error) } : {}),
+          } satisfies ToChild);
+        };
+        Promise.resolve()
+          .then(() => ACTIONS[message.action](target))
+          .then(() => done(), done);
       });
       child.send({ type: 'job', job } satisfies ToChild);
     });
@@ -170,53 +95,52 @@ async function runPair(library: LibraryName, scenarioName: ScenarioName, timings
     children.delete(child);
     return result;
   } finally {
+    clearTimeout(timer);
     await proxy?.close();
-    await server.dispose();
+    await server.stop();
   }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      scenario: { type: 'string' },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return;
-  }
-  const libraries = pick(values.only, LIBRARY_NAMES, 'library');
-  const scenarios = pick(values.scenario, SCENARIO_NAMES, 'scenario');
+  const flags = {
+    quick: { type: 'boolean' },
+    only: { type: 'string' },
+    scenario: { type: 'string' },
+    help: { type: 'boolean' },
+  } as const;
+  const { values } = parseArgs({ options: flags });
+  if (values.help) return void process.stdout.write(`${USAGE}\n`);
+  const [libraries, scenarios] = [
+    pick(values.only, LIBRARY_NAMES, 'library'),
+    pick(values.scenario, SCENARIO_NAMES, 'scenario'),
+  ];
   const filtered = values.only !== undefined || values.scenario !== undefined;
-  const timings = values.quick ? QUICK : FULL;
-  const machine = describeMachine();
-  const started = performance.now();
-  const results: PairResult[] = [];
+  const [timings, machine, started] = [values.quick ? QUICK : FULL, describeMachine(), performance.now()];
+  const results: Outcome[] = [];
   for (const scenario of scenarios) {
     for (const library of libraries) {
       const pairStarted = performance.now();
       const result = await runPair(library, scenario, timings);
       results.push(result);
       const seconds = ((performance.now() - pairStarted) / 1000).toFixed(1);
-      process.stderr.write(
-        `${scenario.padEnd(16)} ${library.padEnd(14)} ${seconds} s${result.harnessError ? `  ${result.harnessError}` : ''}\n`,
-      );
+      const error = 'harnessError' in result ? `  ${result.harnessError}` : '';
+      process.stderr.write(`${scenario.padEnd(16)} ${library.padEnd(14)} ${seconds} s${error}\n`);
     }
   }
+  const [mode, totalMs] = [values.quick ? 'quick' : 'full', Math.round(performance.now() - started)] as const;
   const report: Report = {
-    mode: values.quick ? 'quick' : 'full',
+    mode,
     filters: filtered ? { libraries, scenarios } : null,
     machine,
     timings,
-    totalMs: Math.round(performance.now() - started),
+    totalMs,
     results,
   };
-  process.stdout.write(`\n${textTable(report)}\n\n`);
+  process.stdout.write(`\n${textReport(report)}\n\n`);
   // Only the full, unfiltered matrix is the committed report; a quick or filtered run must not replace it.
-  const written = writeReport(RESULTS_DIR, filtered || values.quick ? 'partial' : 'latest', report);
+  const base = filtered || values.quick ? 'partial' : 'latest';
+  const files = { [`${base}.md`]: reportMarkdown(report), [`${base}.json`]: reportJson(report) };
+  const written = writeResults(fileURLToPath(new URL('./results', import.meta.url)), files);
   process.stdout.write(`written: ${written.join(', ')}\n`);
 }
 

@@ -1,111 +1,112 @@
+import { createClient } from '@keyv/redis';
 import type { Keyv } from 'keyv';
-import type { Cleanup } from '../lib/cleanup.js';
-import type { BenchContext, Scenario, ScenarioResult } from '../lib/context.js';
-import { measure } from '../lib/histogram.js';
-import { storeHealth, tieredKeyv } from '../lib/ours.js';
-import { makeKeys, makePayload } from '../lib/payloads.js';
-import { commandCalls, commandDelta } from '../lib/redis.js';
-import { RoundTripCounter } from '../lib/round-trips.js';
-import { healthNote } from '../lib/runner.js';
-import type { PayloadName, Row } from '../lib/types.js';
+import { TcpProxy } from '../../harness/tcp-proxy.js';
+import { tieredKeyv } from '../lib/libraries.js';
+import { type Cleanup, measure } from '../lib/measure.js';
+import { mdTable } from '../lib/report.js';
+import { healthNote, makeKeys, makePayload, toRow } from './runner.js';
+import { storeHealth } from './subjects.js';
+import type { BenchContext, PayloadName, Row, Scenario } from './types.js';
 
-const BATCH = 100;
-
-/** The four calls compared, each doing the work of 100 keys. */
-function batchCalls(keyv: Keyv, keys: string[], value: unknown): Record<string, () => Promise<unknown>> {
-  const entries = keys.map((key) => ({ key, value }));
-  return {
-    [`getMany(${BATCH})`]: () => keyv.getMany(keys),
-    [`${BATCH} × get`]: async () => {
-      for (const key of keys) await keyv.get(key);
-    },
-    [`setMany(${BATCH})`]: () => keyv.setMany(entries),
-    [`${BATCH} × set`]: async () => {
-      for (const key of keys) await keyv.set(key, value);
-    },
+/** The four calls compared, each doing the work of 100 keys; `setMany` also connects and makes the reads hits. */
+function batchCalls(keyv: Keyv, payload: PayloadName, prefix: string) {
+  const [keys, value] = [makeKeys(prefix, 100), makePayload(payload)];
+  const setMany = () => keyv.setMany(keys.map((key) => ({ key, value })));
+  const each = (call: (key: string) => Promise<unknown>) => async () => {
+    for (const key of keys) await call(key);
   };
+  const calls: Array<[string, () => Promise<unknown>]> = [
+    ['getMany(100)', () => keyv.getMany(keys)],
+    ['100 × get', each((key) => keyv.get(key))],
+    ['setMany(100)', setMany],
+    ['100 × set', each((key) => keyv.set(key, value))],
+  ];
+  return { setMany, calls };
 }
 
-interface CallCount {
-  payload: PayloadName;
-  call: string;
-  roundTrips: number;
-  commands: Record<string, number> | string;
-  /** Set when the call was not (fully) answered by Redis, e.g. it hit the deadline. */
-  health?: string;
+/** Calls per command from `INFO commandstats` (our own counting left out), e.g. `{ get: 120 }`. */
+async function commandCalls(url: string): Promise<Record<string, number>> {
+  const client = createClient({ url, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  const info = await client.info('commandstats').finally(() => client.destroy());
+  const counts = [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map(
+    (m) => [m[1] as string, Number(m[2])] as const,
+  );
+  return Object.fromEntries(counts.filter(([name]) => !['info', 'client|setname', 'hello'].includes(name)));
 }
 
 /**
- * Round trips through a counting proxy, and commands from INFO commandstats when the server is
- * ours (on a shared REDIS_URL other clients' commands would be counted too).
+ * Round trips through the harness's counting proxy, and commands (INFO commandstats before and
+ * after) when the server is ours: on a shared REDIS_URL other clients' commands would count too.
  */
-async function countCalls(context: BenchContext, url: string, payload: PayloadName): Promise<CallCount[]> {
+async function countCalls(context: BenchContext, url: string, payload: PayloadName) {
   const { hostname, port } = new URL(url);
-  const proxy = await RoundTripCounter.start(hostname, Number(port));
+  const proxy = await TcpProxy.start(Number(port), hostname);
   const { keyv, store } = tieredKeyv({ primary: proxy.url }, `bench-${context.runId}-rt`);
+  const counts = [];
   try {
-    const keys = makeKeys(`${context.runId}:rt:${payload}`, BATCH);
-    const calls = batchCalls(keyv, keys, makePayload(payload));
-    await (calls[`setMany(${BATCH})`] as () => Promise<unknown>)(); // connects, and makes the reads hits
-    const counts: CallCount[] = [];
-    for (const [call, run] of Object.entries(calls)) {
+    const { setMany, calls } = batchCalls(keyv, payload, `${context.runId}:rt:${payload}`);
+    await setMany();
+    for (const [call, run] of calls) {
       const before = context.redisIsOurs ? await commandCalls(url) : undefined;
       const healthBefore = storeHealth(store);
-      proxy.take();
+      proxy.takeRoundTrips();
       await run();
-      const roundTrips = proxy.take();
-      const commands =
-        before === undefined ? 'not counted: shared server' : commandDelta(before, await commandCalls(url));
+      const roundTrips = proxy.takeRoundTrips();
+      const after = before && Object.entries(await commandCalls(url));
+      const delta = after?.flatMap(([name, n]) =>
+        n > (before?.[name] ?? 0) ? [`${name} ${n - (before?.[name] ?? 0)}`] : [],
+      );
+      const commands = delta?.join(', ') ?? 'not counted: shared server';
       const health = healthNote('batch', healthBefore, storeHealth(store));
       counts.push({ payload, call, roundTrips, commands, ...(health === undefined ? {} : { health }) });
     }
-    return counts;
   } finally {
     await keyv.disconnect();
     await proxy.close();
   }
+  return counts;
 }
 
 /** getMany/setMany of 100 keys against 100 single calls, through Keyv, primary-first, Redis up. */
 export const batches: Scenario = {
   name: 'batch',
   requires: 'redis',
-  async run(context: BenchContext, cleanup: Cleanup): Promise<ScenarioResult> {
+  async run(context: BenchContext, cleanup: Cleanup) {
     const url = context.redisUrl as string;
-    const { keyv: tiered, store } = tieredKeyv({ primary: url }, `bench-${context.runId}-batch`);
-    cleanup.add('batch store', () => tiered.disconnect());
-    const rows: Row[] = [];
-    const counts: CallCount[] = [];
+    const { keyv, store } = tieredKeyv({ primary: url }, `bench-${context.runId}-batch`);
+    cleanup.add('batch store', () => keyv.disconnect());
+    const [rows, counted]: [Row[], Awaited<ReturnType<typeof countCalls>>] = [[], []];
     // A batch of 100 sequential round trips takes ~100x a single call: fewer, longer samples suffice.
-    const timing = { ...context.timing, minOps: Math.min(context.timing.minOps, 10) };
+    const timing = { ...context.timing, minOps: Math.min(context.timing.minOps, 10), inFlight: 1 };
     for (const payload of context.payloads) {
-      const keys = makeKeys(`${context.runId}:batch:${payload}`, BATCH);
-      const calls = batchCalls(tiered, keys, makePayload(payload));
-      await (calls[`setMany(${BATCH})`] as () => Promise<unknown>)();
-      for (const [call, run] of Object.entries(calls)) {
+      const { setMany, calls } = batchCalls(keyv, payload, `${context.runId}:batch:${payload}`);
+      await setMany();
+      for (const [call, run] of calls) {
         const before = storeHealth(store);
-        const sample = await measure(run, { ...timing, inFlight: 1 });
+        const sample = await measure(run, timing);
         const health = healthNote('batch', before, storeHealth(store));
         if (health !== undefined) context.progress(`  ${call}: ${health}`);
         const kind = call.includes('get') ? 'get' : 'set';
-        const baseline = `TieredStore ${BATCH} × ${kind}`;
-        const subject = `TieredStore ${call}`;
-        rows.push({
+        const at = {
           scenario: `batch ${kind}`,
-          subject,
-          role: 'keyv-failsafe',
           payload,
           mode: 'sequential',
-          ...sample,
-          ...(subject === baseline ? {} : { baseline }),
-          note: health === undefined ? 'one op = 100 keys' : `one op = 100 keys; ${health}`,
-        });
+          baseline: `TieredStore 100 × ${kind}`,
+        } as const;
+        const subject = { name: `TieredStore ${call}`, role: 'keyv-failsafe' } as const;
+        rows.push(toRow(at, subject, sample, ['one op = 100 keys', health].filter(Boolean).join('; ')));
+        const ms = (us: number): string => (us / 1e3).toFixed(2);
         context.progress(
-          `  batch · ${payload} · ${subject}: p50 ${(sample.p50Us / 1e3).toFixed(2)} ms, p99 ${(sample.p99Us / 1e3).toFixed(2)} ms`,
+          `  batch · ${payload} · ${subject.name}: p50 ${ms(sample.p50Us)} ms, p99 ${ms(sample.p99Us)} ms`,
         );
       }
-      counts.push(...(await countCalls(context, url, payload)));
+      counted.push(...(await countCalls(context, url, payload)));
     }
-    return { rows, findings: { batchCalls: counts } };
+    const lines = counted.map((c) => [c.payload, c.call, String(c.roundTrips), c.commands, c.health ?? '']);
+    const title = '### round trips and commands per batch call (TieredStore through Keyv)';
+    const table = mdTable(['payload', 'call', 'round trips', 'commands', 'note'], lines);
+    return { rows, findings: { batchCalls: counted }, sections: { batchCalls: [title, table] } };
   },
 };

@@ -1,191 +1,126 @@
-import { keyvRedis } from '../lib/baselines.js';
-import type { Cleanup } from '../lib/cleanup.js';
-import type { BenchContext, Scenario, ScenarioResult } from '../lib/context.js';
-import { timeCalls } from '../lib/histogram.js';
-import { bentoRedis, cacheableRedis, cacheManagerRedis } from '../lib/neighbours.js';
-import { tieredKeyv } from '../lib/ours.js';
-import { makeKeys, makePayload } from '../lib/payloads.js';
-import { OwnedRedis } from '../lib/redis.js';
-import { closeAll } from '../lib/runner.js';
-import type { Subject } from '../lib/subjects.js';
-import type { Row } from '../lib/types.js';
+import { RedisServer } from '../../harness/redis-server.js';
+import { tieredKeyv } from '../lib/libraries.js';
+import { bounded, type Cleanup, percentile, sampleOf, timeCalls } from '../lib/measure.js';
+import { mdTable } from '../lib/report.js';
+import { closeAll, makeKeys, makePayload, toRow } from './runner.js';
+import { redisNeighbours } from './subjects.js';
+import type { BenchContext, Scenario } from './types.js';
 
 /** The store's default deadline; the breaker makes the calls after the first few not wait it. */
-const OPERATION_TIMEOUT_MS = 100;
-/** A call that took at least this share of the deadline waited on the hung server. */
-const WAITED_SHARE = 0.5;
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
-}
+const DEADLINE_MS = 100;
+/** A call that took at least half the deadline waited on the hung server. */
+const waited = (ms: number): boolean => ms >= DEADLINE_MS / 2;
+const round = (ms: number): number => Math.round(ms * 1000) / 1000;
+const sorted = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
 
 /**
- * Summarizes sequential calls made from `startedAt` (ms after the hang) on: how many waited on
- * the server, the worst, and when calls stopped waiting (the end of the last call that waited,
- * provided a later call did not wait), which is when the breaker opened in effect.
+ * Sequential calls made from `startedAt` (ms after the hang) on: how many waited, the worst, and
+ * when calls stopped waiting (the end of the last call that waited, provided a later one did not),
+ * which is when the breaker opened in effect. None waited: it was open already.
  */
 function phase(latencies: readonly number[], startedAt: number) {
-  const waited = (ms: number): boolean => ms >= OPERATION_TIMEOUT_MS * WAITED_SHARE;
-  const lastWaiting = latencies.findLastIndex(waited);
-  let clock = startedAt;
-  const endTimes = latencies.map((ms) => {
-    clock += ms;
-    return clock;
-  });
-  // Stopped waiting: some call waited and a later one did not. None waited: the breaker was already open.
-  const stopped = lastWaiting >= 0 && lastWaiting < latencies.length - 1;
-  const sorted = [...latencies].sort((a, b) => a - b);
+  const last = latencies.findLastIndex(waited);
+  const stopped = last >= 0 && last < latencies.length - 1;
+  const all = sorted(latencies);
   return {
     calls: latencies.length,
     waited: latencies.filter(waited).length,
-    worstMs: round(sorted.at(-1) ?? Number.NaN),
-    p50Ms: round(percentile(sorted, 50)),
-    p99Ms: round(percentile(sorted, 99)),
-    stoppedWaitingAfterMs: stopped ? round(endTimes[lastWaiting] as number) : null,
-    afterStopP99Ms: stopped
-      ? round(
-          percentile(
-            [...latencies.slice(lastWaiting + 1)].sort((a, b) => a - b),
-            99,
-          ),
-        )
-      : null,
+    worstMs: round(all.at(-1) ?? Number.NaN),
+    p50Ms: round(percentile(all, 50)),
+    p99Ms: round(percentile(all, 99)),
+    stoppedWaitingAfterMs: stopped ? round(startedAt + latencies.slice(0, last + 1).reduce((a, b) => a + b, 0)) : null,
+    afterStopP99Ms: stopped ? round(percentile(sorted(latencies.slice(last + 1)), 99)) : null,
     latenciesMs: latencies.map(round),
   };
 }
 
-/** What each neighbour does with one get on the hung server, given `capMs` to answer. */
-async function probeNeighbours(subjects: readonly Subject[], key: string, capMs: number) {
-  return Promise.all(
-    subjects.map(async (subject) => {
-      const started = performance.now();
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        Promise.resolve(subject.get(key)).then(
-          () => 'answered',
-          (error: unknown) => `rejected: ${(error as Error)?.message ?? String(error)}`,
-        ),
-        new Promise<string>((resolve) => {
-          timer = setTimeout(() => resolve(`still waiting at ${capMs} ms`), capMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      return { subject: subject.name, outcome, ms: round(performance.now() - started) };
-    }),
-  );
+/** A phase as a line of the finding's table. */
+function phaseLine(name: string, p: ReturnType<typeof phase>): string[] {
+  const after = p.stoppedWaitingAfterMs === null ? 'never' : `${p.stoppedWaitingAfterMs} ms after SIGSTOP`;
+  const [worst, p50, p99] = [
+    `${p.worstMs} ms`,
+    `${p.p50Ms} ms`,
+    p.afterStopP99Ms === null ? '' : `${p.afterStopP99Ms} ms`,
+  ];
+  return [name, String(p.calls), String(p.waited), worst, p50, p.waited ? after : 'no call waited', p99];
 }
 
 /**
- * A hung Redis (SIGSTOP on a server of our own): per-call latency before and after the breaker
- * opens, 64 concurrent calls, and what the neighbours do with the same server.
+ * A hung Redis (SIGSTOP on a server of our own, never REDIS_URL): per-call latency of sequential
+ * gets then sets, when calls stop waiting, 64 gets at once, what each neighbour does with one get
+ * on the same server, and the first get after SIGCONT.
  */
 export const degraded: Scenario = {
   name: 'degraded',
-  // Only a server this run started may be hung; REDIS_URL is never touched.
   requires: 'own-redis',
-  async run(context: BenchContext, cleanup: Cleanup): Promise<ScenarioResult> {
-    const victim = await OwnedRedis.start();
-    cleanup.add('hung redis-server', () => victim.kill());
-    const { keyv, store } = tieredKeyv(
-      { primary: victim.url, operationTimeoutMs: OPERATION_TIMEOUT_MS },
-      `bench-${context.runId}-hung`,
-    );
-    const neighbours = [
-      keyvRedis(victim.url, `bench-${context.runId}-hung-keyv`),
-      cacheableRedis(victim.url, `bench-${context.runId}-hung-cacheable`),
-      cacheManagerRedis(victim.url, `bench-${context.runId}-hung-cm`),
-      bentoRedis(victim.url, `bench-${context.runId}-hung-bento`),
-    ];
+  async run(context: BenchContext, cleanup: Cleanup) {
+    const victim = await RedisServer.start();
+    cleanup.add('hung redis-server', () => victim.stop());
+    const ns = (name: string): string => `bench-${context.runId}-hung${name === '' ? '' : `-${name}`}`;
+    const { keyv, store } = tieredKeyv({ primary: victim.url, operationTimeoutMs: DEADLINE_MS }, ns(''));
+    const neighbours = redisNeighbours(victim.url, ns);
     // Closed before the server dies: a neighbour's disconnect may wait for replies that never come.
-    cleanup.add('hung-scenario clients', async () => {
-      victim.resume();
-      await closeAll(neighbours);
-      await keyv.disconnect();
-    });
+    cleanup.add('hung-scenario clients', () => closeAll(neighbours).finally(() => keyv.disconnect()));
+    cleanup.add('resume', () => victim.resume());
     const payload = context.payloads.includes('1KB') ? '1KB' : (context.payloads[0] ?? '1KB');
-    const value = makePayload(payload);
-    const keys = makeKeys(`${context.runId}:hung`, 32);
-    for (const key of keys) {
-      await keyv.set(key, value);
-      for (const neighbour of neighbours) await neighbour.set(key, value);
-    }
+    const [value, keys] = [makePayload(payload), makeKeys(`${context.runId}:hung`, 32)];
+    const key = (i: number): string => keys[i % keys.length] as string;
+    for (const k of keys) for (const client of [keyv, ...neighbours]) await client.set(k, value);
 
     const transitions: Array<{ atMs: number; from: string; to: string }> = [];
-    let hungAt = 0;
-    store.on('circuit:state', (event) => {
-      transitions.push({ atMs: round(performance.now() - hungAt), from: event.from, to: event.to });
-    });
-
+    let hungAt = performance.now();
+    store.on('circuit:state', ({ from, to }) =>
+      transitions.push({ atMs: round(performance.now() - hungAt), from, to }),
+    );
     const calls = context.quick ? 10 : 30;
     victim.hang();
     hungAt = performance.now();
     context.progress(`  degraded · hung Redis · ${calls} sequential gets, then ${calls} sets, then 64 at once`);
-    const gets = await timeCalls(calls, (i) => keyv.get(keys[i % keys.length] as string));
+    const gets = await timeCalls(calls, (i) => keyv.get(key(i)));
     const setsStart = performance.now() - hungAt;
-    const sets = await timeCalls(calls, (i) => keyv.set(keys[i % keys.length] as string, value));
+    const sets = await timeCalls(calls, (i) => keyv.set(key(i), value));
     const burstStart = performance.now();
     const burst = await Promise.all(
-      keys.concat(keys).map(async (key) => {
-        const started = performance.now();
-        await keyv.get(key);
-        return performance.now() - started;
-      }),
+      [...keys, ...keys].map(async (k) => (await timeCalls(1, () => keyv.get(k)))[0] ?? 0),
     );
-    const burstMs = performance.now() - burstStart;
+    const burstMs = round(performance.now() - burstStart);
     const circuitWhileHung = store.circuitState;
-    const neighbourCapMs = context.quick ? 500 : 1_000;
-    context.progress(`  degraded · hung Redis · one get per neighbour, ${neighbourCapMs} ms cap`);
-    const neighbourOutcomes = await probeNeighbours(neighbours, keys[0] as string, neighbourCapMs);
-
-    victim.resume();
-    const resumedAt = performance.now();
-    await keyv.get(keys[0] as string);
-    const firstGetAfterResumeMs = round(performance.now() - resumedAt);
-
-    const getPhase = phase(gets, 0);
-    const setPhase = phase(sets, setsStart);
-    const findings = {
-      hungRedis: {
-        payload,
-        operationTimeoutMs: OPERATION_TIMEOUT_MS,
-        circuit: { stateWhileHung: circuitWhileHung, transitions },
-        get: getPhase,
-        set: setPhase,
-        concurrent64: {
-          wallMs: round(burstMs),
-          worstMs: round(Math.max(...burst)),
-          waited: burst.filter((ms) => ms >= OPERATION_TIMEOUT_MS * WAITED_SHARE).length,
-        },
-        neighbours: neighbourOutcomes,
-        firstGetAfterResumeMs,
-      },
+    const capMs = context.quick ? 500 : 1_000;
+    context.progress(`  degraded · hung Redis · one get per neighbour, ${capMs} ms cap`);
+    const probe = async ({ name, get }: (typeof neighbours)[number]) => {
+      const outcome = await bounded(() => get(key(0)), capMs);
+      if (outcome.status === 'hung') return { subject: name, outcome: `still waiting at ${capMs} ms`, ms: capMs };
+      const said = outcome.status === 'resolved' ? 'answered' : `rejected: ${(outcome.error as Error)?.message}`;
+      return { subject: name, outcome: said, ms: round(outcome.ms) };
     };
-    const rows: Row[] = (
-      [
-        ['get', gets],
-        ['set', sets],
-      ] as const
-    ).map(([operation, latencies]) => {
-      const sorted = [...latencies].sort((a, b) => a - b);
-      const total = latencies.reduce((sum, ms) => sum + ms, 0);
-      return {
-        scenario: `hung redis ${operation}`,
-        subject: 'TieredStore primary-first, Redis hung',
-        role: 'keyv-failsafe',
-        payload,
-        mode: 'sequential',
-        count: latencies.length,
-        opsPerSec: latencies.length / (total / 1e3),
-        p50Us: percentile(sorted, 50) * 1e3,
-        p99Us: percentile(sorted, 99) * 1e3,
-        maxUs: (sorted.at(-1) ?? Number.NaN) * 1e3,
-        note: `circuit: ${circuitWhileHung}; first ${calls} calls after SIGSTOP`,
-      } satisfies Row;
-    });
-    return { rows, findings };
+    const neighbourOutcomes = await Promise.all(neighbours.map(probe));
+    victim.resume();
+    const firstGetAfterResumeMs = round((await timeCalls(1, () => keyv.get(key(0))))[0] ?? Number.NaN);
+
+    const [get, set] = [phase(gets, 0), phase(sets, setsStart)];
+    const concurrent64 = { wallMs: burstMs, worstMs: round(Math.max(...burst)), waited: burst.filter(waited).length };
+    const circuit = { stateWhileHung: circuitWhileHung, transitions };
+    const hungRedis = { payload, operationTimeoutMs: DEADLINE_MS, circuit, get, set, concurrent64 };
+    const note = `circuit: ${circuitWhileHung}; first ${calls} calls after SIGSTOP`;
+    const header = ['calls', 'n', 'waited ≥ ½ deadline', 'worst', 'p50', 'stopped waiting after', 'p99 after that'];
+    const outcomes = neighbourOutcomes.map((n) => [n.subject, n.outcome, String(n.ms)]);
+    const section = [
+      `### hung Redis (SIGSTOP), operationTimeoutMs ${DEADLINE_MS}, ${payload} values`,
+      mdTable(header, [phaseLine('get', get), phaseLine('set', set)]),
+      `64 gets at once: all settled after ${burstMs} ms, worst ${concurrent64.worstMs} ms, ${concurrent64.waited} waited. ` +
+        `Circuit while hung: ${circuitWhileHung}; transitions: ${JSON.stringify(transitions)}. ` +
+        `First get after SIGCONT: ${firstGetAfterResumeMs} ms.`,
+      mdTable(['neighbour, one get on the hung server', 'outcome', 'ms'], outcomes),
+    ];
+    const subject = { name: 'TieredStore primary-first, Redis hung', role: 'keyv-failsafe' } as const;
+    const row = (op: string, ms: number[]) => {
+      const at = { scenario: `hung redis ${op}`, payload, mode: 'sequential' } as const;
+      return toRow(at, subject, sampleOf(ms), note);
+    };
+    return {
+      rows: [row('get', gets), row('set', sets)],
+      findings: { hungRedis: { ...hungRedis, neighbours: neighbourOutcomes, firstGetAfterResumeMs } },
+      sections: { hungRedis: section },
+    };
   },
 };

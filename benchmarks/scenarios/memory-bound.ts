@@ -1,44 +1,37 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import type { Cleanup } from '../lib/cleanup.js';
-import type { BenchContext, Scenario, ScenarioResult } from '../lib/context.js';
-import { refusedUrl, tieredKeyv } from '../lib/ours.js';
-import { makePayload, payloadBytes } from '../lib/payloads.js';
+import { tieredKeyv } from '../lib/libraries.js';
+import type { Cleanup } from '../lib/measure.js';
+import { int, mdTable } from '../lib/report.js';
+import { makePayload } from './runner.js';
+import { refusedUrl } from './subjects.js';
+import type { BenchContext, Scenario } from './types.js';
 
-const MAX_SIZE_BYTES = 32 * 1024 * 1024;
 const MiB = 1024 * 1024;
+const MAX_SIZE_BYTES = 32 * MiB;
+const round1 = (n: number): number => Math.round(n * 10) / 10;
 
-/**
- * A full collection, so that heap figures are what is retained rather than garbage not yet
- * collected. `--expose-gc` set at run time keeps `npm run bench` free of node flags.
- */
-function collectGarbage(): void {
+/** Heap and RSS after a full collection (`--expose-gc` set at run time keeps `npm run bench` free of node flags). */
+function memory(): { heapUsedMiB: number; rssMiB: number } {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
-}
-
-function memory(): { heapUsedMiB: number; rssMiB: number } {
-  collectGarbage();
-  const usage = process.memoryUsage();
-  return { heapUsedMiB: Math.round((usage.heapUsed / MiB) * 10) / 10, rssMiB: Math.round((usage.rss / MiB) * 10) / 10 };
+  const { heapUsed, rss } = process.memoryUsage();
+  return { heapUsedMiB: round1(heapUsed / MiB), rssMiB: round1(rss / MiB) };
 }
 
 /**
- * 1 M distinct keys (100 k with --quick) written through Keyv into a TieredStore whose Redis
- * refuses connections, so that only the memory tier holds them: the byte bound must hold the heap.
- * `max` is set above the key count so that `maxSize` is the bound that bites.
+ * 1 M distinct keys (100 k with --quick) through Keyv into a TieredStore whose Redis refuses
+ * connections, so that only the memory tier holds them: the byte bound must hold the heap. `max`
+ * is above the key count so that `maxSize` is the bound that bites.
  */
 export const memoryBound: Scenario = {
   name: 'memory bound',
-  async run(context: BenchContext, cleanup: Cleanup): Promise<ScenarioResult> {
+  async run(context: BenchContext, cleanup: Cleanup) {
     const keyCount = context.quick ? 100_000 : 1_000_000;
-    const payload = '100B' as const;
-    const { keyv, store } = tieredKeyv(
-      { primary: await refusedUrl(), fallback: { max: keyCount, maxSize: MAX_SIZE_BYTES } },
-      `bench-${context.runId}-bound`,
-    );
+    const fallback = { max: keyCount, maxSize: MAX_SIZE_BYTES };
+    const { keyv, store } = tieredKeyv({ primary: await refusedUrl(), fallback }, `bench-${context.runId}-bound`);
     cleanup.add('memory-bound store', () => keyv.disconnect());
-    const value = makePayload(payload);
+    const value = makePayload('100B');
     const before = memory();
     const started = performance.now();
     for (let i = 0; i < keyCount; i++) {
@@ -46,26 +39,30 @@ export const memoryBound: Scenario = {
       await keyv.set(`${context.runId}:bound:${i}`, { ...value, seq: i });
       if ((i + 1) % (keyCount / 4) === 0) context.progress(`  memory bound · ${i + 1} keys written`);
     }
-    const elapsedMs = performance.now() - started;
+    const setsPerSec = Math.round(keyCount / ((performance.now() - started) / 1e3));
     const after = memory();
-    const stats = store.stats();
-    const findings = {
-      memoryBound: {
-        redis: 'refused (memory tier only)',
-        keys: keyCount,
-        payloadBytes: payloadBytes(value),
-        fallback: { max: keyCount, maxSizeMiB: MAX_SIZE_BYTES / MiB },
-        setsPerSec: Math.round(keyCount / (elapsedMs / 1e3)),
-        before,
-        after,
-        heapGrowthMiB: Math.round((after.heapUsedMiB - before.heapUsedMiB) * 10) / 10,
-        rssGrowthMiB: Math.round((after.rssMiB - before.rssMiB) * 10) / 10,
-        entriesHeld: store.fallback.size,
-        calculatedSizeMiB: Math.round((store.fallback.calculatedSize / MiB) * 10) / 10,
-        evictions: stats.evictions,
-        journal: stats.journal,
-      },
+    const { evictions, journal } = store.stats();
+    const memoryBound = {
+      redis: 'refused (memory tier only)',
+      keys: keyCount,
+      payloadBytes: Buffer.byteLength(JSON.stringify(value)),
+      fallback: { max: keyCount, maxSizeMiB: MAX_SIZE_BYTES / MiB },
+      setsPerSec,
+      before,
+      after,
+      heapGrowthMiB: round1(after.heapUsedMiB - before.heapUsedMiB),
+      rssGrowthMiB: round1(after.rssMiB - before.rssMiB),
+      entriesHeld: store.fallback.size,
+      calculatedSizeMiB: round1(store.fallback.calculatedSize / MiB),
+      evictions,
+      journal,
     };
-    return { rows: [], findings };
+    const usage = (what: 'heapUsedMiB' | 'rssMiB'): string => `${before[what]} → ${after[what]} MiB`;
+    const title = `### memory bound: ${int(keyCount)} distinct keys, ${memoryBound.payloadBytes} B values, Redis ${memoryBound.redis}`;
+    const header = ['fallback', 'sets/s', 'heap before → after', 'RSS before → after', 'entries held', 'counted size'];
+    const line = [`max ${int(keyCount)}, maxSize ${MAX_SIZE_BYTES / MiB} MiB`, int(setsPerSec), usage('heapUsedMiB')];
+    line.push(usage('rssMiB'), int(memoryBound.entriesHeld), `${memoryBound.calculatedSizeMiB} MiB`, int(evictions));
+    const table = mdTable([...header, 'evictions'], [line]);
+    return { rows: [], findings: { memoryBound }, sections: { memoryBound: [title, table] } };
   },
 };

@@ -3,10 +3,9 @@ import { fileURLToPath } from 'node:url';
 import type * as Api from '../../src/index.js';
 
 /**
- * The package as users get it: the bundle in dist/ (`npm run bench` builds it first), not the
- * TypeScript sources. Run through tsx, the sources carry its per-closure `__name` helpers, which
- * cost the Redis path several microseconds a call that no user pays; the neighbours are measured
- * from their published builds too. Types still come from the sources.
+ * The package as users get it: the bundle in dist/ (the bench scripts build it first), not the
+ * sources, whose tsx helpers cost the Redis path microseconds a call that no user pays; the
+ * neighbours are measured from their published builds too. Types still come from the sources.
  */
 const bundle = new URL('../../dist/index.js', import.meta.url);
 if (!existsSync(fileURLToPath(bundle))) {
