@@ -21,12 +21,38 @@ export class TieredStoreError extends Error {
 }
 
 /**
- * Hides the credentials of every URL in `text` (`scheme://user:password@host` becomes
- * `scheme://***@host`; the userinfo ends at the last `@` of the URL, since a password may contain
- * `@`, `/` or `:`). Every value an error quotes or keeps goes through it.
+ * Hides every credential in `text`: in each whitespace-delimited run holding an `@`, everything
+ * from the start of the run (after a `scheme://`) to its last `@` becomes `***`, so
+ * `redis://user:password@host` reads `redis://***@host` and a scheme-less `:pw@host:6379` reads
+ * `***@host:6379` (a password may itself contain `@`, `/` or `:`). Linear in the length of `text`:
+ * it runs on hostile input too. Every value an error quotes or keeps goes through it.
  */
 export function hideCredentials(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@/gi, '$1***@');
+  if (!text.includes('@')) return text;
+  let out = '';
+  let start = 0;
+  while (start < text.length) {
+    let end = start;
+    while (end < text.length && !isSpace(text.charCodeAt(end))) end++;
+    out += hideInRun(text.slice(start, end));
+    let next = end;
+    while (next < text.length && isSpace(text.charCodeAt(next))) next++;
+    out += text.slice(end, next);
+    start = next;
+  }
+  return out;
+}
+
+function isSpace(code: number): boolean {
+  return code === 32 || (code >= 9 && code <= 13) || code === 34 || code === 39;
+}
+
+function hideInRun(run: string): string {
+  const at = run.lastIndexOf('@');
+  if (at === -1) return run;
+  const scheme = run.indexOf('://');
+  const from = scheme !== -1 && scheme < at ? scheme + 3 : 0;
+  return `${run.slice(0, from)}***${run.slice(at)}`;
 }
 
 /** Longest quoted string: a 1 MB key must not make a 1 MB message. */
@@ -43,17 +69,43 @@ export function quote(value: unknown): string {
     const cut = safe.length > QUOTE_MAX ? `${safe.slice(0, QUOTE_MAX)}…` : safe;
     return `${JSON.stringify(cut)}${value.length > QUOTE_MAX ? ` (${value.length} characters)` : ''}`;
   }
+  if (typeof value === 'object' && value !== null) {
+    // A 1 MB string inside an object must not make a 1 MB message: cut before serializing whole.
+    return Array.isArray(value) ? `an array of ${value.length}` : quoteObject(value);
+  }
   if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
   if (typeof value === 'bigint' || typeof value === 'symbol') return String(value);
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  let text: string;
+  return String(value);
+}
+
+/** `{ name: value, ... }` with each value quoted (so cut and redacted), at most a few fields. */
+function quoteObject(value: object): string {
+  const name = value.constructor === Object || value.constructor === undefined ? '' : `${value.constructor.name} `;
+  let keys: string[];
   try {
-    text = JSON.stringify(value) ?? String(value);
+    keys = Object.keys(value);
   } catch {
-    text = String(value);
+    return `[object ${name.trim() || 'Object'}]`;
   }
-  text = hideCredentials(text);
-  return text.length > QUOTE_MAX ? `${text.slice(0, QUOTE_MAX)}…` : text;
+  const shown = keys.slice(0, 6).map((key) => {
+    let field: unknown;
+    try {
+      field = (value as Record<string, unknown>)[key];
+    } catch {
+      field = '[getter threw]';
+    }
+    const inner = field !== null && typeof field === 'object' ? '{…}' : quote(field);
+    return `${JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key)}: ${inner}`;
+  });
+  if (keys.length > shown.length) shown.push(`… ${keys.length - shown.length} more`);
+  return shown.length === 0 ? `${name}{}` : `${name}{ ${shown.join(', ')} }`;
+}
+
+/** An option's name as an error shows it: cut, and escaped like a quoted string. */
+function quoteName(name: string): string {
+  const cut = name.length > 60 ? `${name.slice(0, 60)}…` : name;
+  return JSON.stringify(hideCredentials(cut)).slice(1, -1);
 }
 
 /** An option was missing, of the wrong type or out of range. Thrown at construction. */
@@ -63,10 +115,14 @@ export class InvalidOptionError extends TieredStoreError {
   readonly option: string;
   readonly value: unknown;
 
-  constructor(option: string, value: unknown, expected: string) {
-    super('E_INVALID_OPTION', `Invalid option \`${option}\`: expected ${expected}, got ${quote(value)}`);
+  /** @param hideValue for a value that may be a secret (an unknown option): neither quoted nor kept. */
+  constructor(option: string, value: unknown, expected: string, hideValue = false) {
+    super(
+      'E_INVALID_OPTION',
+      `Invalid option \`${quoteName(option)}\`: expected ${expected}${hideValue ? '' : `, got ${quote(value)}`}`,
+    );
     this.option = option;
-    this.value = typeof value === 'string' ? hideCredentials(value) : value;
+    this.value = hideValue ? undefined : typeof value === 'string' ? hideCredentials(value) : value;
   }
 }
 

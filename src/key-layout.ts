@@ -16,9 +16,36 @@ export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-/** The keys starting with `ownedPrefix`, as a scope for namespace-wide operations. */
+/** Separators other stores may have used: `@keyv/redis`'s default and the `:` it documents. */
+const SEPARATORS = ['::', ':'] as const;
+
+/** Longest other namespace considered when proving a key ours; longer ones are not real namespaces. */
+const MAX_OTHER_NAMESPACE = 1_000;
+
+/**
+ * True when `key` is also the key of a namespace longer than ours: it starts with `X` + separator +
+ * `X` + `:` for some `X` ending past our own prefix (`ownedLength`). Bounded: only `X` of at most
+ * {@link MAX_OTHER_NAMESPACE} characters are tried, so a hostile key costs linear time.
+ */
+function ambiguous(key: string, ownedLength: number): boolean {
+  const limit = Math.min(key.length, MAX_OTHER_NAMESPACE);
+  for (let i = key.indexOf(':', 1); i !== -1 && i < limit; i = key.indexOf(':', i + 1)) {
+    for (const separator of SEPARATORS) {
+      const end = i + separator.length;
+      // `X` + separator + `X` + `:` must reach past our prefix to be another namespace's layout.
+      if (2 * i + separator.length + 1 <= ownedLength || !key.startsWith(separator, i)) continue;
+      if (key.startsWith(key.slice(0, i), end) && key[end + i] === ':') return true;
+    }
+  }
+  return false;
+}
+
+/** The keys of the namespace whose owned prefix is `ownedPrefix`, as a scope for namespace-wide operations. */
 export function scopeOfPrefix(ownedPrefix: string): KeyScope {
-  return { pattern: `${escapeGlob(ownedPrefix)}*`, owns: (key) => key.startsWith(ownedPrefix) };
+  return {
+    pattern: `${escapeGlob(ownedPrefix)}*`,
+    owns: (key) => key.startsWith(ownedPrefix) && !ambiguous(key, ownedPrefix.length),
+  };
 }
 
 export class KeyLayout implements LayoutView {
@@ -77,14 +104,17 @@ export class KeyLayout implements LayoutView {
     return this.#owned;
   }
 
-  /** True when `physicalKey` provably belongs to this namespace. */
-  owns(physicalKey: string): boolean {
-    return this.#owned !== undefined && physicalKey.startsWith(this.#owned);
-  }
+  /**
+   * True when `physicalKey` provably belongs to this namespace: it starts with the owned prefix and
+   * cannot also be read as the key of another namespace (namespace `a` owns `a::a:`, which every key
+   * of namespace `a::a`, `a::a::a::a:k`, also starts with).
+   */
+  readonly owns = (physicalKey: string): boolean =>
+    this.#owned !== undefined && physicalKey.startsWith(this.#owned) && !ambiguous(physicalKey, this.#owned.length);
 
   /** Every key of this namespace, for clear and iteration; `undefined` without a namespace. */
   get scope(): KeyScope | undefined {
-    return this.#owned === undefined ? undefined : scopeOfPrefix(this.#owned);
+    return this.#owned === undefined ? undefined : { pattern: `${escapeGlob(this.#owned)}*`, owns: this.owns };
   }
 
   /**

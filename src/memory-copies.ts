@@ -66,10 +66,18 @@ export class MemoryCopies {
     } catch (error) {
       throw new InvalidArgumentError(argument, value, `a value Keyv's format can encode (${(error as Error).message})`);
     }
-    if (typeof encoded !== 'string')
-      throw new InvalidArgumentError(argument, value, "a value Keyv's format can encode");
-    // The memory copy is what a read from the primary would return: parsed from the same bytes.
-    return { raw: encoded, copy: codec.decode(encoded), sizeHint: encoded.length };
+    // The memory copy is what a read from the primary would return: parsed from the same bytes. A
+    // copy that is not an object did not parse (Keyv's serializer writes `undefined` for a symbol
+    // inside an object): Redis must not receive what no reader can parse.
+    const copy = typeof encoded === 'string' ? codec.decode(encoded) : undefined;
+    if (copy === null || typeof copy !== 'object') {
+      throw new InvalidArgumentError(
+        argument,
+        value,
+        "a value Keyv's format can encode (no symbols, functions or BigInt)",
+      );
+    }
+    return { raw: encoded, copy, sizeHint: encoded.length };
   }
 
   /** This instance writes `key` now: memory gets the copy at once. */

@@ -74,6 +74,18 @@ function positiveInteger(value: unknown, option: string): number {
   return value;
 }
 
+/** The option names of {@link MemoryTierOptions}, checked by the compiler against the type. */
+const MEMORY_TIER_OPTIONS = Object.keys({
+  max: true,
+  maxSize: true,
+  maxEntrySize: true,
+  sizeOf: true,
+  clock: true,
+} as const satisfies Record<keyof MemoryTierOptions, true>) as ReadonlyArray<keyof MemoryTierOptions>;
+
+/** Most entries a tier may hold: 2^24 preallocated slots already cost lru-cache about 3 s and 200 MB. */
+export const MAX_ENTRIES = 2 ** 24;
+
 /**
  * The bounded in-process fallback over `lru-cache`. Keys are physical keys (namespace included,
  * in the primary's layout, from the store's `KeyLayout`), so one tier can be shared by every store
@@ -96,10 +108,32 @@ export class MemoryTier {
   #oversize = 0;
 
   constructor(options: MemoryTierOptions = {}, optionName = 'fallback') {
-    if (options === null || typeof options !== 'object') {
-      throw new InvalidOptionError(optionName, options, 'an object { max, maxSize, maxEntrySize }');
+    const proto = options === null || typeof options !== 'object' ? undefined : Object.getPrototypeOf(options);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new InvalidOptionError(
+        optionName,
+        options,
+        'a MemoryTier or a plain object { max, maxSize, maxEntrySize }',
+      );
+    }
+    for (const name of Object.keys(options)) {
+      if (!(MEMORY_TIER_OPTIONS as readonly string[]).includes(name)) {
+        throw new InvalidOptionError(
+          `${optionName}.${name}`,
+          undefined,
+          `one of ${MEMORY_TIER_OPTIONS.join(', ')}`,
+          true,
+        );
+      }
     }
     const max = positiveInteger(options.max ?? 10_000, `${optionName}.max`);
+    if (max > MAX_ENTRIES) {
+      throw new InvalidOptionError(
+        `${optionName}.max`,
+        max,
+        `at most ${MAX_ENTRIES} (lru-cache preallocates every slot: beyond that the allocation alone takes seconds and gigabytes)`,
+      );
+    }
     const maxSize =
       options.maxSize === undefined ? undefined : positiveInteger(options.maxSize, `${optionName}.maxSize`);
     const maxEntrySize =
@@ -227,18 +261,21 @@ export class MemoryTier {
     return !entry.ttlPending && entry.expiresAt > this.#clock.now();
   }
 
-  /** Drops every key starting with `prefix` (a namespace's, from the store's `KeyLayout`). */
-  clear(prefix: string): void {
+  /**
+   * Drops every key starting with `prefix` (a namespace's, from the store's `KeyLayout`) that
+   * `owns` accepts (by default all of them).
+   */
+  clear(prefix: string, owns: (key: string) => boolean = () => true): void {
     const doomed: string[] = [];
-    for (const key of this.#lru.keys()) if (key.startsWith(prefix)) doomed.push(key);
+    for (const key of this.#lru.keys()) if (key.startsWith(prefix) && owns(key)) doomed.push(key);
     for (const key of doomed) this.#lru.delete(key);
   }
 
-  /** Live entries whose key starts with `prefix`, as `[physicalKey, entry]`. */
-  *entries(prefix: string): Generator<[string, MemoryEntry]> {
+  /** Live entries whose key starts with `prefix` and that `owns` accepts, as `[physicalKey, entry]`. */
+  *entries(prefix: string, owns: (key: string) => boolean = () => true): Generator<[string, MemoryEntry]> {
     const now = this.#clock.now();
     for (const [key, entry] of this.#lru.entries()) {
-      if (entry.ttlPending || entry.expiresAt <= now || !key.startsWith(prefix)) continue;
+      if (entry.ttlPending || entry.expiresAt <= now || !key.startsWith(prefix) || !owns(key)) continue;
       yield [key, entry];
     }
   }

@@ -122,11 +122,22 @@ export interface ResolvedOptions {
  */
 export const DEFAULT_OPERATION_TIMEOUT_MS = 100;
 
-function positive(value: unknown, option: string, fallback: number, integer = true): number {
+/**
+ * Longest duration a timer can wait: Node clamps a longer `setTimeout` to 1 ms, which would turn a
+ * deadline of "never" into one of a millisecond (and a timer re-armed every millisecond).
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function positive(value: unknown, option: string, fallback: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  const ok = typeof value === 'number' && Number.isFinite(value) && value > 0 && (!integer || Number.isInteger(value));
-  if (!ok) throw new InvalidOptionError(option, value, integer ? 'a positive integer' : 'a positive number');
+  const ok = typeof value === 'number' && Number.isInteger(value) && value > 0 && value <= max;
+  if (!ok) throw new InvalidOptionError(option, value, `a positive integer up to ${max}`);
   return value;
+}
+
+/** A duration in ms that a timer waits for. */
+function duration(value: unknown, option: string, fallback: number): number {
+  return positive(value, option, fallback, MAX_TIMER_MS);
 }
 
 function boolean(value: unknown, option: string, fallback: boolean): boolean {
@@ -165,15 +176,17 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
   }
   for (const name of Object.keys(options)) {
     // A misspelt option silently ignored is a default the user did not choose.
-    if (!knownOptions.has(name))
-      throw new InvalidOptionError(name, (options as unknown as Record<string, unknown>)[name], 'no such option');
+    // Its value is not shown: `{ url, password }` is a typical mistake, and a secret.
+    if (!knownOptions.has(name)) {
+      throw new InvalidOptionError(name, undefined, `one of ${[...knownOptions].join(', ')} (no such option)`, true);
+    }
   }
   const readPolicy = options.readPolicy ?? 'primary-first';
   if (readPolicy !== 'primary-first' && readPolicy !== 'memory-first') {
     throw new InvalidOptionError('readPolicy', readPolicy, "'primary-first' or 'memory-first'");
   }
-  const reconnectMinDelayMs = positive(options.reconnectMinDelayMs, 'reconnectMinDelayMs', 50);
-  const reconnectMaxDelayMs = positive(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 150);
+  const reconnectMinDelayMs = duration(options.reconnectMinDelayMs, 'reconnectMinDelayMs', 50);
+  const reconnectMaxDelayMs = duration(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 150);
   if (reconnectMaxDelayMs < reconnectMinDelayMs) {
     throw new InvalidOptionError(
       'reconnectMaxDelayMs',
@@ -201,14 +214,14 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
   if (serialization !== 'keyv' && serialization !== 'store') {
     throw new InvalidOptionError('serialization', serialization, "'keyv' or 'store'");
   }
-  if (options.namespace !== undefined && typeof options.namespace !== 'string') {
-    throw new InvalidOptionError('namespace', options.namespace, 'a string');
+  if (options.namespace !== undefined && (typeof options.namespace !== 'string' || !options.namespace.isWellFormed())) {
+    throw new InvalidOptionError('namespace', options.namespace, 'a string without lone surrogates');
   }
   return {
     readPolicy,
     memoryTtlMs: positive(options.memoryTtlMs, 'memoryTtlMs', 1_000),
-    operationTimeoutMs: positive(options.operationTimeoutMs, 'operationTimeoutMs', DEFAULT_OPERATION_TIMEOUT_MS),
-    connectTimeoutMs: positive(options.connectTimeoutMs, 'connectTimeoutMs', 1_000),
+    operationTimeoutMs: duration(options.operationTimeoutMs, 'operationTimeoutMs', DEFAULT_OPERATION_TIMEOUT_MS),
+    connectTimeoutMs: duration(options.connectTimeoutMs, 'connectTimeoutMs', 1_000),
     reconnectMinDelayMs,
     reconnectMaxDelayMs,
     clientName,
@@ -230,7 +243,7 @@ function resolveBreaker(options: Partial<BreakerOptions> | undefined): BreakerOp
   }
   for (const name of Object.keys(options)) {
     if (!(breakerKeys as string[]).includes(name)) {
-      throw new InvalidOptionError(`breaker.${name}`, (options as Record<string, unknown>)[name], 'no such option');
+      throw new InvalidOptionError(`breaker.${name}`, undefined, `one of ${breakerKeys.join(', ')}`, true);
     }
   }
   const d = defaultBreakerOptions;
@@ -242,9 +255,9 @@ function resolveBreaker(options: Partial<BreakerOptions> | undefined): BreakerOp
     failureThreshold: positive(options.failureThreshold, 'breaker.failureThreshold', d.failureThreshold),
     failureRate,
     minimumCalls: positive(options.minimumCalls, 'breaker.minimumCalls', d.minimumCalls),
-    windowMs: positive(options.windowMs, 'breaker.windowMs', d.windowMs),
-    cooldownMs: positive(options.cooldownMs, 'breaker.cooldownMs', d.cooldownMs),
-    maxCooldownMs: positive(options.maxCooldownMs, 'breaker.maxCooldownMs', d.maxCooldownMs),
+    windowMs: duration(options.windowMs, 'breaker.windowMs', d.windowMs),
+    cooldownMs: duration(options.cooldownMs, 'breaker.cooldownMs', d.cooldownMs),
+    maxCooldownMs: duration(options.maxCooldownMs, 'breaker.maxCooldownMs', d.maxCooldownMs),
   };
   if (resolved.maxCooldownMs < resolved.cooldownMs) {
     throw new InvalidOptionError(

@@ -3,12 +3,12 @@ import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { type Codec, keyvCodec } from './codec.js';
 import { createPrimary } from './compose.js';
-import { NamespaceRequiredError, PrimaryAuthError } from './errors.js';
+import { InvalidArgumentError, NamespaceRequiredError, PrimaryAuthError, quote } from './errors.js';
 import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
 import { KeyLayout } from './key-layout.js';
 import { MemoryCopies } from './memory-copies.js';
-import { MemoryTier } from './memory-tier.js';
+import { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 import { type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary } from './primary.js';
 import { FAILED, PrimaryCalls } from './primary-calls.js';
@@ -25,6 +25,13 @@ export interface TieredStoreEntry {
   key: string;
   value: unknown;
   ttl?: number | undefined;
+}
+
+/** The tier's options with the store's clock, unless they bring one; anything else is the tier's to refuse. */
+function withClock(fallback: unknown, clock: Clock): MemoryTierOptions {
+  const plain =
+    fallback !== null && typeof fallback === 'object' && Object.getPrototypeOf(fallback) === Object.prototype;
+  return (plain ? { clock, ...(fallback as MemoryTierOptions) } : fallback) as MemoryTierOptions;
 }
 
 /**
@@ -84,7 +91,9 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#router = options.ttl === undefined ? undefined : new TtlRouter(options.ttl, 'ttl');
     const fallback = options.fallback;
     this.#memory =
-      fallback instanceof MemoryTier ? fallback : new MemoryTier({ clock: this.#clock, ...(fallback ?? {}) });
+      fallback instanceof MemoryTier
+        ? fallback
+        : new MemoryTier(fallback === undefined ? { clock: this.#clock } : withClock(fallback, this.#clock));
     this.#copies = new MemoryCopies(
       this.#memory,
       new ReadGuard(resolved.journalMaxKeys),
@@ -148,7 +157,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   }
 
   set namespace(value: string | undefined) {
-    if (value !== undefined && typeof value !== 'string') checkKey(value, 'namespace');
+    if (value !== undefined) checkKey(value, 'namespace');
     this.#layout.namespace = value;
     this.#primary.useLayout?.(this.#layout);
   }
@@ -279,10 +288,11 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
    * are yielded; without a namespace it throws {@link NamespaceRequiredError}.
    */
   async *iterator(namespace?: string): AsyncGenerator<[string, unknown], void> {
-    const layout =
-      namespace === undefined || namespace === this.#layout.namespace
-        ? this.#layout
-        : new KeyLayout(this.#layout.separator, namespace);
+    // Keyv hands the store its own namespace; another one would read keys this store cannot own.
+    if (namespace !== undefined && namespace !== '' && namespace !== this.#layout.namespace) {
+      throw new InvalidArgumentError('namespace', namespace, `this store's own namespace (${quote(this.namespace)})`);
+    }
+    const layout = this.#layout;
     const scope = layout.scope;
     if (scope === undefined) throw new NamespaceRequiredError('iterator');
     if (!this.#calls.usable) {
@@ -314,7 +324,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   }
 
   *#memoryEntries(layout: KeyLayout): Generator<[string, unknown]> {
-    for (const [physical, entry] of this.#memory.entries(layout.ownedPrefix as string)) {
+    for (const [physical, entry] of this.#memory.entries(layout.ownedPrefix as string, layout.owns)) {
       this.#stats.fallbackServes++;
       yield [layout.storeKey(physical), entry.value];
     }
@@ -418,6 +428,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const prefix = this.#layout.ownedPrefix;
     const scope = this.#layout.scope;
     if (prefix === undefined || scope === undefined) throw new NamespaceRequiredError('clear');
+    // Memory by prefix alone: dropping a copy another namespace might claim is only a cold read,
+    // while Redis keys are deleted only where ownership is proven.
     this.#memory.clear(prefix);
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
@@ -490,7 +502,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
    */
   observe(observer: StoreObserver): () => void {
     if (observer === null || typeof observer !== 'object' || typeof observer.latency !== 'function') {
-      throw new TypeError(`observe() needs an object with a latency(operation, path, seconds) method`);
+      throw new InvalidArgumentError('observer', observer, 'an object with a latency(operation, path, seconds) method');
     }
     this.#observers = [...this.#observers, observer];
     return () => {
@@ -570,7 +582,13 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const observers = this.#observers;
     if (observers.length !== 0) {
       const seconds = (this.#clock.now() - t0) / 1000;
-      for (const observer of observers) observer.latency(operation, path, seconds);
+      for (const observer of observers) {
+        try {
+          observer.latency(operation, path, seconds);
+        } catch {
+          // An observer's bug must not turn a call that succeeded into a rejection.
+        }
+      }
     }
     return result;
   }

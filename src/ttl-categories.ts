@@ -94,15 +94,36 @@ interface CompiledRule {
   readonly category: string | CategoryResolver<string>;
 }
 
-function globToRegExp(glob: string): RegExp {
-  let source = '';
-  // `**` matches what `*` does: collapsed, so that a glob of many stars cannot make the match backtrack.
-  for (const char of glob.replace(/\*+/g, '*')) {
-    if (char === '*') source += '.*';
-    else if (char === '?') source += '.';
-    else source += char.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`, 's');
+/**
+ * A matcher for a glob of `*` (any run) and `?` (one character), without a regular expression:
+ * the classic two-pointer match, which backtracks only to the last `*`, so a hostile key costs at
+ * most (key length × glob length) steps, never the exponential blow-up of a backtracking regex.
+ */
+function globMatcher(glob: string): (key: string) => boolean {
+  const g = glob.replace(/\*+/g, '*');
+  return (key) => {
+    let k = 0;
+    let p = 0;
+    let star = -1;
+    let resume = 0;
+    while (k < key.length) {
+      const c = g[p];
+      if (c === '*') {
+        star = p++;
+        resume = k;
+      } else if (c !== undefined && (c === '?' || c === key[k])) {
+        p++;
+        k++;
+      } else if (star !== -1) {
+        p = star + 1;
+        k = ++resume;
+      } else {
+        return false;
+      }
+    }
+    while (g[p] === '*') p++;
+    return p === g.length;
+  };
 }
 
 /**
@@ -159,8 +180,7 @@ export class TtlRouter {
     }
     const resolved = category as string | CategoryResolver<string>;
     if (typeof match === 'string' && match !== '' && prefix === undefined) {
-      const pattern = globToRegExp(match);
-      return { test: (key) => pattern.test(key), category: resolved };
+      return { test: globMatcher(match), category: resolved };
     }
     if (typeof prefix === 'string' && prefix !== '' && match === undefined) {
       return { test: (key) => key.startsWith(prefix), category: resolved };

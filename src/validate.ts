@@ -35,15 +35,20 @@ export function checkTtl(ttl: unknown, argument = 'ttl'): number | undefined {
   return Math.ceil(ttl);
 }
 
-/** A batch of entries: an array of `{ key, value, ttl? }`. */
-export function checkEntries(entries: unknown): Array<{ key: string; value: unknown; ttl?: number | undefined }> {
+/**
+ * A batch of entries: an array of `{ key, value, ttl? }`, copied as read: each field is read once,
+ * so a getter cannot hand validation one key and the write another.
+ */
+export function checkEntries(entries: unknown): Array<{ key: string; value: unknown; ttl: unknown }> {
   if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', entries, 'an array of { key, value, ttl }');
+  const copies = new Array<{ key: string; value: unknown; ttl: unknown }>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const entry: unknown = entries[i];
     if (entry === null || typeof entry !== 'object') {
       throw new InvalidArgumentError(`entries[${i}]`, entry, 'an object { key, value, ttl }');
     }
-    checkKey((entry as { key?: unknown }).key, `entries[${i}].key`);
+    const { key, value, ttl } = entry as { key?: unknown; value?: unknown; ttl?: unknown };
+    copies[i] = { key: checkKey(key, `entries[${i}].key`), value, ttl };
   }
-  return entries;
+  return copies;
 }

@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
 import { type Codec, keyvCodec } from './codec.js';
-import { InvalidArgumentError, InvalidOptionError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import type { KeyLayout } from './key-layout.js';
 import type { MemoryCopies } from './memory-copies.js';
 import type { MemoryTier } from './memory-tier.js';
@@ -59,10 +59,19 @@ export interface WarmContext {
   readonly onProgress: (event: WarmProgressEvent) => void;
 }
 
+/** The option names of {@link WarmOptions}, checked by the compiler against the type. */
+const WARM_OPTIONS = Object.keys({ match: true, limit: true, batchSize: true, signal: true } as const satisfies Record<
+  keyof WarmOptions,
+  true
+>) as ReadonlyArray<keyof WarmOptions>;
+
 function resolveLimit(options: WarmOptions, memory: MemoryTier): number {
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new InvalidArgumentError('warm.signal', options.signal, 'an AbortSignal');
+  }
   const limit = options.limit ?? memory.max;
   if (!Number.isSafeInteger(limit) || limit < 1)
-    throw new InvalidOptionError('warm.limit', limit, 'a positive integer');
+    throw new InvalidArgumentError('warm.limit', limit, 'a positive integer');
   return Math.min(limit, memory.max);
 }
 
@@ -99,8 +108,13 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
   if (options === null || typeof options !== 'object') {
     throw new InvalidArgumentError('warm options', options, 'an object { match, limit, batchSize, signal }');
   }
+  for (const name of Object.keys(options)) {
+    if (!WARM_OPTIONS.includes(name as keyof WarmOptions)) {
+      throw new InvalidArgumentError(`warm.${name}`, undefined, `one of ${WARM_OPTIONS.join(', ')} (no such option)`);
+    }
+  }
   const match = options.match ?? '*';
-  if (typeof match !== 'string' || match === '') {
+  if (typeof match !== 'string' || match === '' || !match.isWellFormed()) {
     throw new InvalidArgumentError('warm.match', match, 'a non-empty glob over the application key');
   }
   const run = new WarmRun(clock);
@@ -108,7 +122,7 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
   const full = fullSince(memory);
   const batchSize = options.batchSize ?? 100;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-    throw new InvalidOptionError('warm.batchSize', batchSize, 'a positive integer');
+    throw new InvalidArgumentError('warm.batchSize', batchSize, 'a positive integer');
   }
   const report = (stopped: WarmReport['stopped']) => run.report(stopped);
   if (primary.scan === undefined || primary.readPhysical === undefined || !context.primaryUsable()) {
@@ -183,7 +197,16 @@ export async function warmFromLoader(
     const key = layout.physicalOfApp(checkKey(entry.key, 'warm entry key'));
     const ttl = checkTtl(entry.ttl, 'warm entry ttl');
     // The envelope Keyv would have written for this value.
-    const raw = keyvCodec.encode({ value: entry.value, expires: ttl === undefined ? undefined : Date.now() + ttl });
+    let raw: string;
+    try {
+      raw = keyvCodec.encode({ value: entry.value, expires: ttl === undefined ? undefined : Date.now() + ttl });
+    } catch (error) {
+      throw new InvalidArgumentError(
+        'warm entry value',
+        entry.value,
+        `a value Keyv can serialize (${(error as Error).message})`,
+      );
+    }
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl;
     copies.guard.stamp(key);
     if (memory.set(key, codec === undefined ? raw : codec.decode(raw), expiresAt) !== undefined) run.loaded++;
