@@ -85,13 +85,11 @@ function summarize(path: string, window: Window, title: string): string {
   const owners = [...byOwner].sort((a, b) => b[1] - a[1]).map(([owner, us]) => `${owner} ${pct(us)} %`);
   const top = [...self.values()].sort((a, b) => b.us - a.us).slice(0, 15);
   const scope = windowed ? 'hot loop only, module loading and setup left out' : 'whole process';
+  const lines = top.map((l) => [`${pct(l.us)} %`, l.owner, `\`${l.fn}\``, l.where]);
   return [
     `## ${title}`,
     `${Math.round(busyUs / 1000)} ms of samples (idle excluded; ${scope}). Self time by owner: ${owners.join(', ')}.`,
-    mdTable(
-      ['self', 'owner', 'function', 'where'],
-      top.map((l) => [`${pct(l.us)} %`, l.owner, `\`${l.fn}\``, l.where]),
-    ),
+    mdTable(['self', 'owner', 'function', 'where'], lines),
   ].join('\n\n');
 }
 
@@ -127,11 +125,8 @@ if (values.child !== undefined) {
     for (const target of Object.keys(TARGETS) as Array<Child['target']>) {
       const skip = target === 'primary-get' && redis === undefined;
       if (!skip) process.stderr.write(`profiling ${target}\n`);
-      sections.push(
-        skip
-          ? `## ${TARGETS[target]}\n\nSkipped: redis-server is not on the PATH.`
-          : profileOne(target, seconds, redis?.url),
-      );
+      const skipped = `## ${TARGETS[target]}\n\nSkipped: redis-server is not on the PATH.`;
+      sections.push(skip ? skipped : profileOne(target, seconds, redis?.url));
     }
   } finally {
     await redis?.stop();

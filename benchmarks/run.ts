@@ -4,13 +4,11 @@ import { createClient } from '@keyv/redis';
 import { RedisServer, redisServerVersion } from '../harness/redis-server.js';
 import { describeMachine } from './lib/machine.js';
 import { Cleanup, describeError, timerOverheadNs as measureTimerOverhead } from './lib/measure.js';
-import { writeResults } from './lib/report.js';
 import { batches } from './scenarios/batches.js';
-import { latencyChart } from './scenarios/chart.js';
 import { degraded } from './scenarios/degraded.js';
 import { memoryBound } from './scenarios/memory-bound.js';
 import { memoryPath, redisGet, redisSet } from './scenarios/paths.js';
-import { applyRatios, consoleTable, headlines, markdown, type Report } from './scenarios/report.js';
+import { applyRatios, consoleTable, headlines, type Report, writeReport } from './scenarios/report.js';
 import { ALL_PAYLOADS } from './scenarios/runner.js';
 import type { BenchContext, Findings, Row, Scenario, Skip } from './scenarios/types.js';
 
@@ -38,36 +36,31 @@ async function deleteOwnKeys(url: string, runId: string): Promise<number> {
   const client = createClient({ url, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
-  let [deleted, cursor] = [0, '0'];
+  let deleted = 0;
   try {
-    do {
-      const reply = await client.scan(cursor, { MATCH: `*${runId}*`, COUNT: 1000 });
-      cursor = String(reply.cursor);
-      if (reply.keys.length > 0) deleted += await client.unlink(reply.keys);
-    } while (cursor !== '0');
+    for await (const keys of client.scanIterator({ MATCH: `*${runId}*`, COUNT: 1000 })) {
+      if (keys.length > 0) deleted += await client.unlink(keys);
+    }
   } finally {
     client.destroy();
   }
   return deleted;
 }
 
-/** Why `scenario` cannot run here, if it cannot. */
-function skipReason(scenario: Scenario, context: BenchContext): string | undefined {
-  if (scenario.requires === 'redis' && context.redisUrl === undefined) {
-    return 'needs a Redis server: redis-server is not on the PATH and REDIS_URL is unset';
-  }
-  if (scenario.requires === 'own-redis' && !context.canStartRedis) {
-    return 'needs redis-server on the PATH: it hangs (SIGSTOP) a server of its own, never REDIS_URL';
-  }
-}
+/** What a scenario's `requires` means, and why it is skipped without it. */
+const NEEDS = {
+  redis: ['redisUrl', 'needs a Redis server: redis-server is not on the PATH and REDIS_URL is unset'],
+  'own-redis': ['canStartRedis', 'needs redis-server on the PATH: it hangs (SIGSTOP) a server of its own'],
+} as const;
 
 /** Runs the scenarios one after the other, each with its own bounded clean-up; a failure is reported, not fatal. */
 async function runScenarios(context: BenchContext, selected: readonly Scenario[]) {
   const [rows, findings, sections, skipped, failures] = [[] as Row[], {} as Findings, {}, [] as Skip[], [] as string[]];
   for (const [index, scenario] of selected.entries()) {
-    const [label, reason] = [`[${index + 1}/${selected.length}] ${scenario.name}`, skipReason(scenario, context)];
-    if (reason !== undefined) {
-      skipped.push({ scenario: scenario.name, reason });
+    const [need, reason] = scenario.requires ? NEEDS[scenario.requires] : [];
+    const label = `[${index + 1}/${selected.length}] ${scenario.name}`;
+    if (need !== undefined && !context[need]) {
+      skipped.push({ scenario: scenario.name, reason: reason as string });
       progress(`${label}: SKIPPED, ${reason}`);
       continue;
     }
@@ -124,27 +117,17 @@ async function main(): Promise<number> {
   const heads = headlines(outcome.rows, outcome.findings, settings.payloads);
   const run = { startedAt: when, wallSeconds, quick, filter, redis, machine, payloads: settings.payloads };
   const report: Report = { ...run, ...outcome, headlines: heads, timing };
-  const { rows, skipped, failures } = outcome;
-  const payloads = settings.payloads;
-  const chartPayload = payloads.includes('1KB') ? '1KB' : (payloads[0] ?? '1KB');
-  const about = `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}, redis-server ${machine.redisServer}`;
-  const subtitle = `${about}, ${when.slice(0, 10)}${quick ? ', quick run' : ''}`;
-  const json = `${JSON.stringify(report, null, 2)}\n`;
   // A quick (CI's) or filtered run must not overwrite the committed results of a full run.
-  const files = writeResults(quick || filter ? join(RESULTS, 'quick') : RESULTS, {
-    'latest.json': json,
-    'latest.md': markdown(report, sections),
-    'latency.svg': latencyChart(rows, chartPayload, subtitle),
-  });
-  process.stdout.write(options.json ? json : `${consoleTable(rows)}\n`);
-  for (const skip of skipped) progress(`skipped ${skip.scenario}: ${skip.reason}`);
-  for (const failure of failures) progress(`FAILED ${failure.split('\n')[0]}`);
+  const files = writeReport(quick || filter ? join(RESULTS, 'quick') : RESULTS, report, sections);
+  process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${consoleTable(report.rows)}\n`);
+  for (const skip of report.skipped) progress(`skipped ${skip.scenario}: ${skip.reason}`);
+  for (const failure of report.failures) progress(`FAILED ${failure.split('\n')[0]}`);
   progress(`wrote ${files.join(', ')} in ${wallSeconds.toFixed(1)} s total`);
-  return failures.length > 0 ? 1 : 0;
+  return report.failures.length > 0 ? 1 : 0;
 }
 
-process.once('SIGINT', () => process.exit(130));
-process.once('SIGTERM', () => process.exit(143));
+// Exit on a signal, so that the harness's 'exit' handler kills every server this run started.
+process.once('SIGINT', () => process.exit(130)).once('SIGTERM', () => process.exit(143));
 main().then(
   (code) => {
     process.exitCode = code;

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import KeyvRedis from '@keyv/redis';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
@@ -6,14 +8,10 @@ import { createCache } from 'cache-manager';
 import { Cacheable, CacheableMemory } from 'cacheable';
 import { Keyv } from 'keyv';
 import { LRUCache } from 'lru-cache';
+import type * as Api from '../../src/index.js';
 import type { TieredStore, TieredStoreOptions } from '../../src/index.js';
-import { pkg } from './bundle.js';
 
-/**
- * Every library both benchmarks measure, built as its README shows, behind one shape. The speed
- * benchmark passes `smallL1` so that its Redis-path reads miss the neighbours' memory tiers. No
- * URL: memory only.
- */
+/** Every library both benchmarks measure, built as its README shows, behind one shape; no URL: memory only. */
 export interface Client {
   get(key: string): Promise<unknown>;
   /** Resolves `false` when the library said the write failed. */
@@ -36,6 +34,15 @@ export interface Library {
   create(url: string | undefined, options?: BuildOptions): Client;
   encodeRaw(key: string, value: unknown): { key: string; value: string; pxMs?: number };
 }
+
+/**
+ * The package as users get it: the bundle in dist/ (the bench scripts build it first), not the
+ * sources, whose tsx helpers cost the Redis path microseconds a call that no user pays; the
+ * neighbours are measured from their published builds too. Types still come from the sources.
+ */
+const bundle = new URL('../../dist/index.js', import.meta.url);
+if (!existsSync(fileURLToPath(bundle))) throw new Error('dist/index.js is missing: run `npm run build` first');
+const pkg = (await import(bundle.href)) as typeof Api;
 
 /** Keyv's `namespace` option, left out when undefined: an explicit `undefined` would turn Keyv's default `keyv` off. */
 const ns = (namespace: string | undefined) => (namespace === undefined ? {} : { namespace });

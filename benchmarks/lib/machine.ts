@@ -6,16 +6,7 @@ import { redisServerVersion } from '../../harness/redis-server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Packages whose versions decide what is measured: ours' dependencies and every neighbour. */
-const PACKAGES = [
-  'keyv',
-  '@keyv/redis',
-  '@redis/client',
-  'lru-cache',
-  'cacheable',
-  'cache-manager',
-  'bentocache',
-  'ioredis',
-];
+const PACKAGES = 'keyv @keyv/redis @redis/client lru-cache cacheable cache-manager bentocache ioredis'.split(' ');
 
 function quiet(command: string, ...args: string[]): string {
   try {

@@ -20,10 +20,8 @@ const nowNs = (): number => performance.now() * 1e6;
 
 /** A sample from a histogram in ns, the calls it holds and the wall time they took. */
 export function summarize(histogram: RecordableHistogram, count: number, elapsedNs: number): Sample {
-  const [p50Us, p99Us, maxUs] = [histogram.percentile(50), histogram.percentile(99), histogram.max].map(
-    (ns) => ns / 1e3,
-  );
-  return { count, opsPerSec: count / (elapsedNs / 1e9), p50Us: p50Us ?? 0, p99Us: p99Us ?? 0, maxUs: maxUs ?? 0 };
+  const [p50Us, p99Us, maxUs] = [histogram.percentile(50) / 1e3, histogram.percentile(99) / 1e3, histogram.max / 1e3];
+  return { count, opsPerSec: count / (elapsedNs / 1e9), p50Us, p99Us, maxUs };
 }
 
 /**
@@ -74,16 +72,9 @@ export async function timeCalls(calls: number, op: Operation): Promise<number[]>
 /** A sample of calls timed one by one (ms each), throughput from their total time. */
 export function sampleOf(latenciesMs: readonly number[]): Sample {
   const [sorted, totalMs] = [[...latenciesMs].sort((a, b) => a - b), latenciesMs.reduce((sum, ms) => sum + ms, 0)];
-  const [p50Us, p99Us, maxUs] = [percentile(sorted, 50), percentile(sorted, 99), sorted.at(-1) ?? Number.NaN].map(
-    (ms) => ms * 1e3,
-  );
-  return {
-    count: sorted.length,
-    opsPerSec: sorted.length / (totalMs / 1e3),
-    p50Us: p50Us ?? 0,
-    p99Us: p99Us ?? 0,
-    maxUs: maxUs ?? 0,
-  };
+  const [p50Us, p99Us] = [percentile(sorted, 50) * 1e3, percentile(sorted, 99) * 1e3];
+  const [count, maxUs] = [sorted.length, (sorted.at(-1) ?? Number.NaN) * 1e3];
+  return { count, opsPerSec: count / (totalMs / 1e3), p50Us, p99Us, maxUs };
 }
 
 /** The nearest-rank percentile of ascending `sorted`. */

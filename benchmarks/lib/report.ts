@@ -12,14 +12,9 @@ const pad = (text: string, to: number, right = false): string =>
 /** An aligned plain-text table for a terminal; columns from `rightFrom` on are right-aligned; `null` rows are blank lines. */
 export function textTable(header: readonly string[], rows: ReadonlyArray<readonly string[] | null>, rightFrom = 99) {
   const widths = header.map((h, i) => Math.max(width(h), ...rows.map((row) => width(row?.[i] ?? ''))));
-  const line = (cells: readonly string[]): string =>
-    widths
-      .map((w, i) => pad(cells[i] ?? '', w, i >= rightFrom))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map((row) => (row ? line(row) : ''))].join(
-    '\n',
-  );
+  const line = (cells: readonly string[]) => widths.map((w, i) => pad(cells[i] ?? '', w, i >= rightFrom)).join('  ');
+  const lines = [header, widths.map((w) => '-'.repeat(w)), ...rows].map((row) => (row ? line(row).trimEnd() : ''));
+  return lines.join('\n');
 }
 
 /** A Markdown table padded as Biome formats one; columns from `rightFrom` on are right-aligned. */

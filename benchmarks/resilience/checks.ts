@@ -15,8 +15,7 @@ export function prober(library: Library, port: number, password: string | undefi
     const raw = library.encodeRaw(value.k, value);
     const args = ['SET', raw.key, raw.value, ...(raw.pxMs === undefined ? [] : ['PX', String(raw.pxMs)])];
     await command(port, args, { password, timeoutMs: 1_000 });
-    const is = (read: unknown): boolean =>
-      (read as typeof value)?.k === value.k && (read as typeof value)?.v === value.v;
+    const is = (read: unknown): boolean => JSON.stringify(read) === JSON.stringify(value);
     return { ask: (client: Client) => client.get(value.k), is };
   };
 }
@@ -56,12 +55,10 @@ export async function reachRedis(probe: Prober, client: Client, capMs: number): 
 }
 
 /**
- * Reads every key once through `client` and compares it with the newest write or delete this
- * process made. A miss is never stale (a cache may always forget); an older version, or any value
- * for a key whose newest operation was a delete, is. As many reads in flight as the load had (a
- * burst of 1000 would trip deadlines, and a timed-out read served as a miss would hide what Redis
- * holds), and none starts after `capMs`: through a black-holed connection 1000 keys would take
- * 1000 / 32 x capMs. Keys never read count as unanswered.
+ * Reads every key once and compares it with the newest write or delete this process made (a miss
+ * is never stale). As many reads in flight as the load had: a burst of 1000 would trip deadlines,
+ * and a timed-out read served as a miss would hide what Redis holds. None starts after `capMs`:
+ * through a black-holed connection 1000 keys would take 1000 / 32 x capMs.
  */
 export async function checkStaleness(client: Client, load: Load, capMs: number, reachedRedis: boolean) {
   const c = { reachedRedis, checked: 0, fresh: 0, misses: 0, stale: 0, resurrected: 0, staleAfterAcked: 0 };

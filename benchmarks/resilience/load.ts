@@ -29,11 +29,9 @@ export function callStats({ histogram, ...counts }: PhaseStats) {
 export type CallStats = ReturnType<typeof callStats>;
 
 /**
- * Concurrent load: `workers` loops, each owning the keys `index % workers === id`, so that two
- * calls on one key are in flight together only when one of them hung. A worker waits for a call
- * at most `callCapMs`, then moves on, as an application with a request timeout would. After
- * recovery odd keys are only read: what the outage left in Redis for them is not papered over by
- * later writes; even keys keep being written, so a late write landing over a newer one shows too.
+ * `workers` loops, each owning the keys `index % workers === id` (two calls on a key are in flight
+ * together only when one hung), each waiting at most `callCapMs` for a call. After recovery odd keys
+ * are only read, so that what the outage left in Redis is not papered over by later writes.
  */
 export class Load {
   /** Phase the next calls are counted in. */
@@ -84,8 +82,7 @@ export class Load {
     const own = this.keys.map((_, index) => index).filter((index) => index % this.timings.workers === id);
     while (!this.#stopped && own.length > 0) {
       const index = own[Math.floor(Math.random() * own.length)] as number;
-      const roll = Math.random();
-      const phase = this.phase;
+      const [roll, phase] = [Math.random(), this.phase];
       const readOnly = phase === 'after' && index % 2 === 1;
       const kind = readOnly || roll < READ_SHARE ? 'get' : roll < 1 - DELETE_SHARE ? 'set' : 'delete';
       await this.#call(index, kind, phase);
@@ -95,29 +92,24 @@ export class Load {
 
   /** One call through the library, registered in the key's state first; `phase` undefined: seeding, not recorded. */
   async #call(index: number, kind: 'get' | 'set' | 'delete', phase: Phase | undefined): Promise<void> {
-    const key = this.keys[index] as string;
-    const state = this.state[index] as KeyState;
+    const [key, state] = [this.keys[index] as string, this.state[index] as KeyState];
     const seq = kind === 'get' ? 0 : ++state.seq;
     if (kind !== 'get') Object.assign(state, { deleted: kind === 'delete', ack: 'hung' });
     if (kind === 'set') state.version++;
     const value = { k: key, v: state.version };
     const outcome = await bounded(() => this.client[kind](key, value), this.timings.callCapMs);
     // Resolving `false` (a write) or rejecting is 'failed'; still pending at the cap, 'hung'.
-    const failed =
-      outcome.status === 'rejected' || (kind === 'set' && outcome.status === 'resolved' && outcome.value === false);
+    const saidFalse = kind === 'set' && outcome.status === 'resolved' && outcome.value === false;
+    const failed = outcome.status === 'rejected' || saidFalse;
     if (seq !== 0 && state.seq === seq) state.ack = outcome.status === 'hung' ? 'hung' : failed ? 'failed' : 'acked';
-    if (phase === undefined) return;
-    for (const stats of [this.#phases[phase], this.#phases.total])
-      this.#record(stats, outcome, kind === 'set' && failed);
+    const recorded = phase === undefined ? [] : [this.#phases[phase], this.#phases.total];
+    for (const stats of recorded) this.#record(stats, outcome, kind === 'set' && failed);
   }
 
   /** Counts a call in `stats`; the first few distinct rejections are kept as samples. */
   #record(stats: PhaseStats, outcome: Outcome<unknown>, writeFailed: boolean): void {
     stats.made++;
-    if (outcome.status === 'hung') {
-      stats.hung++;
-      return;
-    }
+    if (outcome.status === 'hung') return void stats.hung++;
     stats.settled++;
     stats.histogram.record(Math.max(1, Math.round(outcome.ms * 1000)));
     if (outcome.ms > this.timings.slowMs) stats.slow++;

@@ -2,8 +2,8 @@ import { LIBRARIES, type LibraryName } from '../lib/libraries.js';
 import { type Machine, machineLine } from '../lib/machine.js';
 import { formatJson, mdTable, ms, textTable } from '../lib/report.js';
 import type { StaleCheck } from './checks.js';
-import type { PairResult } from './pair.js';
 import { SCENARIOS, type ScenarioName, type Timings } from './scenarios.js';
+import type { PairResult } from './worker.js';
 
 /** A pair's result, or what went wrong with the harness for it (its child crashed or hit the hard cap). */
 export type Outcome =
@@ -39,11 +39,8 @@ function row(r: Outcome, t: Timings): string[] {
 }
 
 /** The one table, aligned for a terminal. */
-export const textReport = (report: Report): string =>
-  textTable(
-    HEADERS,
-    report.results.map((r) => row(r, report.timings)),
-  );
+export const textReport = (report: Report): string => textTable(HEADERS, rows(report));
+const rows = (report: Report): string[][] => report.results.map((r) => row(r, report.timings));
 
 const definitions = (t: Timings): string =>
   [
@@ -87,10 +84,7 @@ export function reportMarkdown(report: Report): string {
     `Machine: ${machineLine(machine)}`,
     `${load} ${phases}`,
     ...(filtered ? [filtered] : []),
-    mdTable(
-      HEADERS,
-      report.results.map((r) => row(r, t)),
-    ),
+    mdTable(HEADERS, rows(report)),
     definitions(t),
     '## Details',
     details(report.results),

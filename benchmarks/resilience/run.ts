@@ -6,19 +6,10 @@ import { TcpProxy } from '../../harness/tcp-proxy.js';
 import { LIBRARY_NAMES, type LibraryName } from '../lib/libraries.js';
 import { describeMachine } from '../lib/machine.js';
 import { writeResults } from '../lib/report.js';
-import type { Job } from './pair.js';
 import { type Outcome, type Report, reportJson, reportMarkdown, textReport } from './report.js';
-import {
-  ACTIONS,
-  FULL,
-  hardCapMs,
-  QUICK,
-  SCENARIO_NAMES,
-  SCENARIOS,
-  type Scenario,
-  type ScenarioName,
-} from './scenarios.js';
-import type { ToChild, ToParent } from './worker.js';
+import type { Scenario, ScenarioName } from './scenarios.js';
+import { ACTIONS, FULL, hardCapMs, QUICK, SCENARIO_NAMES, SCENARIOS, type Timings } from './scenarios.js';
+import type { Job, ToChild, ToParent } from './worker.js';
 
 /**
  * `npm run bench:resilience`: for every (scenario, library) pair, a fresh redis-server of our own
@@ -45,7 +36,7 @@ function pick<T extends string>(value: string | undefined, all: readonly T[], wh
 }
 
 /** One pair: its own server (and proxy), its own child, a hard cap on both. */
-async function runPair(library: LibraryName, name: ScenarioName, timings: typeof FULL): Promise<Outcome> {
+async function runPair(library: LibraryName, name: ScenarioName, timings: Timings): Promise<Outcome> {
   const scenario: Scenario = SCENARIOS[name];
   const { serverPassword: password, clientPassword = password } = scenario;
   const server = await RedisServer.create({ args: scenario.serverArgs ?? [], ...(password ? { password } : {}) });
@@ -75,15 +66,12 @@ async function runPair(library: LibraryName, name: ScenarioName, timings: typeof
       child.once('exit', (code, signal) => resolve(failed(`child exited (${signal ?? code})`)));
       child.on('message', (message: ToParent) => {
         if (message.type === 'phase') phase = message.phase;
-        if (message.type === 'result')
-          resolve({ ...message.result, ...(stderr?.trim() ? { stderrTail: stderr.trim() } : {}) });
+        const tail = stderr?.trim() ? { stderrTail: stderr.trim() } : {};
+        if (message.type === 'result') resolve({ ...message.result, ...tail });
         if (message.type !== 'control') return;
         const done = (error?: unknown): void => {
-          child.send({
-            type: 'control-done',
-            id: message.id,
-            ...(error ? { error: String(error) } : {}),
-          } satisfies ToChild);
+          const reply: ToChild = { type: 'control-done', id: message.id };
+          child.send(error ? { ...reply, error: String(error) } : reply);
         };
         Promise.resolve()
           .then(() => ACTIONS[message.action](target))
@@ -102,18 +90,12 @@ async function runPair(library: LibraryName, name: ScenarioName, timings: typeof
 }
 
 async function main(): Promise<void> {
-  const flags = {
-    quick: { type: 'boolean' },
-    only: { type: 'string' },
-    scenario: { type: 'string' },
-    help: { type: 'boolean' },
-  } as const;
+  const [bool, text] = [{ type: 'boolean' }, { type: 'string' }] as const;
+  const flags = { quick: bool, only: text, scenario: text, help: bool };
   const { values } = parseArgs({ options: flags });
   if (values.help) return void process.stdout.write(`${USAGE}\n`);
-  const [libraries, scenarios] = [
-    pick(values.only, LIBRARY_NAMES, 'library'),
-    pick(values.scenario, SCENARIO_NAMES, 'scenario'),
-  ];
+  const libraries = pick(values.only, LIBRARY_NAMES, 'library');
+  const scenarios = pick(values.scenario, SCENARIO_NAMES, 'scenario');
   const filtered = values.only !== undefined || values.scenario !== undefined;
   const [timings, machine, started] = [values.quick ? QUICK : FULL, describeMachine(), performance.now()];
   const results: Outcome[] = [];
@@ -128,14 +110,8 @@ async function main(): Promise<void> {
     }
   }
   const [mode, totalMs] = [values.quick ? 'quick' : 'full', Math.round(performance.now() - started)] as const;
-  const report: Report = {
-    mode,
-    filters: filtered ? { libraries, scenarios } : null,
-    machine,
-    timings,
-    totalMs,
-    results,
-  };
+  const filters = filtered ? { libraries, scenarios } : null;
+  const report: Report = { mode, filters, machine, timings, totalMs, results };
   process.stdout.write(`\n${textReport(report)}\n\n`);
   // Only the full, unfiltered matrix is the committed report; a quick or filtered run must not replace it.
   const base = filtered || values.quick ? 'partial' : 'latest';

@@ -30,9 +30,7 @@ async function commandCalls(url: string): Promise<Record<string, number>> {
   client.on('error', () => {});
   await client.connect();
   const info = await client.info('commandstats').finally(() => client.destroy());
-  const counts = [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map(
-    (m) => [m[1] as string, Number(m[2])] as const,
-  );
+  const counts = [...info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)].map((m) => [String(m[1]), Number(m[2])] as const);
   return Object.fromEntries(counts.filter(([name]) => !['info', 'client|setname', 'hello'].includes(name)));
 }
 
@@ -89,18 +87,12 @@ export const batches: Scenario = {
         const health = healthNote('batch', before, storeHealth(store));
         if (health !== undefined) context.progress(`  ${call}: ${health}`);
         const kind = call.includes('get') ? 'get' : 'set';
-        const at = {
-          scenario: `batch ${kind}`,
-          payload,
-          mode: 'sequential',
-          baseline: `TieredStore 100 × ${kind}`,
-        } as const;
+        const baseline = `TieredStore 100 × ${kind}`;
+        const at = { scenario: `batch ${kind}`, payload, mode: 'sequential', baseline } as const;
         const subject = { name: `TieredStore ${call}`, role: 'keyv-failsafe' } as const;
         rows.push(toRow(at, subject, sample, ['one op = 100 keys', health].filter(Boolean).join('; ')));
-        const ms = (us: number): string => (us / 1e3).toFixed(2);
-        context.progress(
-          `  batch · ${payload} · ${subject.name}: p50 ${ms(sample.p50Us)} ms, p99 ${ms(sample.p99Us)} ms`,
-        );
+        const [p50, p99] = [(sample.p50Us / 1e3).toFixed(2), (sample.p99Us / 1e3).toFixed(2)];
+        context.progress(`  batch · ${payload} · ${subject.name}: p50 ${p50} ms, p99 ${p99} ms`);
       }
       counted.push(...(await countCalls(context, url, payload)));
     }

@@ -14,15 +14,8 @@ const [LABEL_WIDTH, PLOT_WIDTH, ROW_HEIGHT, SECTION_GAP, TOP] = [470, 560, 20, 2
 
 /** A decade tick as a reader names it: 100 ns, 1 µs, 10 ms, 1 s. */
 function decadeLabel(exp: number): string {
-  const unit =
-    (
-      [
-        [6, 's'],
-        [3, 'ms'],
-        [0, 'µs'],
-      ] as const
-    ).find(([base]) => exp >= base) ?? ([-3, 'ns'] as const);
-  return `${10 ** (exp - unit[0])} ${unit[1]}`;
+  const [base, unit] = exp >= 6 ? [6, 's'] : exp >= 3 ? [3, 'ms'] : exp >= 0 ? [0, 'µs'] : [-3, 'ns'];
+  return `${10 ** (exp - base)} ${unit}`;
 }
 
 const escapeXml = (text: string): string =>
@@ -54,8 +47,9 @@ export function latencyChart(rows: readonly Row[], payload: PayloadName, subtitl
     `<text x="12" y="40" fill="#555">${escapeXml(subtitle)}</text>`,
   ];
   for (const [i, role] of (['keyv-failsafe', 'baseline', 'neighbour'] as const).entries()) {
-    out.push(`<rect x="${12 + i * 110}" y="50" width="12" height="10" fill="${COLOURS[role]}"/>`);
-    out.push(`<text x="${28 + i * 110}" y="59">${role}</text>`);
+    out.push(
+      `<rect x="${12 + i * 110}" y="50" width="12" height="10" fill="${COLOURS[role]}"/><text x="${28 + i * 110}" y="59">${role}</text>`,
+    );
   }
   const plotBottom = height - 34;
   for (let exp = minExp; exp <= maxExp; exp++) {

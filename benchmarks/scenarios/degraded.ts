@@ -14,9 +14,8 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000;
 const sorted = (values: readonly number[]): number[] => [...values].sort((a, b) => a - b);
 
 /**
- * Sequential calls made from `startedAt` (ms after the hang) on: how many waited, the worst, and
- * when calls stopped waiting (the end of the last call that waited, provided a later one did not),
- * which is when the breaker opened in effect. None waited: it was open already.
+ * Calls made one by one from `startedAt` (ms after the hang): calls stopped waiting at the end of
+ * the last one that waited, provided a later one did not; that is when the breaker opened in effect.
  */
 function phase(latencies: readonly number[], startedAt: number) {
   const last = latencies.findLastIndex(waited);
@@ -37,19 +36,14 @@ function phase(latencies: readonly number[], startedAt: number) {
 /** A phase as a line of the finding's table. */
 function phaseLine(name: string, p: ReturnType<typeof phase>): string[] {
   const after = p.stoppedWaitingAfterMs === null ? 'never' : `${p.stoppedWaitingAfterMs} ms after SIGSTOP`;
-  const [worst, p50, p99] = [
-    `${p.worstMs} ms`,
-    `${p.p50Ms} ms`,
+  const [p99, stopped] = [
     p.afterStopP99Ms === null ? '' : `${p.afterStopP99Ms} ms`,
+    p.waited ? after : 'no call waited',
   ];
-  return [name, String(p.calls), String(p.waited), worst, p50, p.waited ? after : 'no call waited', p99];
+  return [name, String(p.calls), String(p.waited), `${p.worstMs} ms`, `${p.p50Ms} ms`, stopped, p99];
 }
 
-/**
- * A hung Redis (SIGSTOP on a server of our own, never REDIS_URL): per-call latency of sequential
- * gets then sets, when calls stop waiting, 64 gets at once, what each neighbour does with one get
- * on the same server, and the first get after SIGCONT.
- */
+/** A hung Redis (SIGSTOP on a server of our own, never REDIS_URL): see benchmarks/README.md, "degraded". */
 export const degraded: Scenario = {
   name: 'degraded',
   requires: 'own-redis',
@@ -80,9 +74,8 @@ export const degraded: Scenario = {
     const setsStart = performance.now() - hungAt;
     const sets = await timeCalls(calls, (i) => keyv.set(key(i), value));
     const burstStart = performance.now();
-    const burst = await Promise.all(
-      [...keys, ...keys].map(async (k) => (await timeCalls(1, () => keyv.get(k)))[0] ?? 0),
-    );
+    const one = async (k: string): Promise<number> => (await timeCalls(1, () => keyv.get(k)))[0] ?? 0;
+    const burst = await Promise.all([...keys, ...keys].map(one));
     const burstMs = round(performance.now() - burstStart);
     const circuitWhileHung = store.circuitState;
     const capMs = context.quick ? 500 : 1_000;
@@ -113,10 +106,8 @@ export const degraded: Scenario = {
       mdTable(['neighbour, one get on the hung server', 'outcome', 'ms'], outcomes),
     ];
     const subject = { name: 'TieredStore primary-first, Redis hung', role: 'keyv-failsafe' } as const;
-    const row = (op: string, ms: number[]) => {
-      const at = { scenario: `hung redis ${op}`, payload, mode: 'sequential' } as const;
-      return toRow(at, subject, sampleOf(ms), note);
-    };
+    const row = (op: string, ms: number[]) =>
+      toRow({ scenario: `hung redis ${op}`, payload, mode: 'sequential' }, subject, sampleOf(ms), note);
     return {
       rows: [row('get', gets), row('set', sets)],
       findings: { hungRedis: { ...hungRedis, neighbours: neighbourOutcomes, firstGetAfterResumeMs } },

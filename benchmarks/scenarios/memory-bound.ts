@@ -20,9 +20,8 @@ function memory(): { heapUsedMiB: number; rssMiB: number } {
 }
 
 /**
- * 1 M distinct keys (100 k with --quick) through Keyv into a TieredStore whose Redis refuses
- * connections, so that only the memory tier holds them: the byte bound must hold the heap. `max`
- * is above the key count so that `maxSize` is the bound that bites.
+ * Distinct keys through Keyv into a TieredStore whose Redis refuses connections, so that only the
+ * memory tier holds them; `max` above the key count, so that `maxSize` is the bound that bites.
  */
 export const memoryBound: Scenario = {
   name: 'memory bound',
@@ -42,21 +41,12 @@ export const memoryBound: Scenario = {
     const setsPerSec = Math.round(keyCount / ((performance.now() - started) / 1e3));
     const after = memory();
     const { evictions, journal } = store.stats();
-    const memoryBound = {
-      redis: 'refused (memory tier only)',
-      keys: keyCount,
-      payloadBytes: Buffer.byteLength(JSON.stringify(value)),
-      fallback: { max: keyCount, maxSizeMiB: MAX_SIZE_BYTES / MiB },
-      setsPerSec,
-      before,
-      after,
-      heapGrowthMiB: round1(after.heapUsedMiB - before.heapUsedMiB),
-      rssGrowthMiB: round1(after.rssMiB - before.rssMiB),
-      entriesHeld: store.fallback.size,
-      calculatedSizeMiB: round1(store.fallback.calculatedSize / MiB),
-      evictions,
-      journal,
-    };
+    const [redis, payloadBytes] = ['refused (memory tier only)', Buffer.byteLength(JSON.stringify(value))];
+    const heapGrowthMiB = round1(after.heapUsedMiB - before.heapUsedMiB);
+    const growth = { heapGrowthMiB, rssGrowthMiB: round1(after.rssMiB - before.rssMiB) };
+    const held = { entriesHeld: store.fallback.size, calculatedSizeMiB: round1(store.fallback.calculatedSize / MiB) };
+    const head = { redis, keys: keyCount, payloadBytes, fallback: { max: keyCount, maxSizeMiB: MAX_SIZE_BYTES / MiB } };
+    const memoryBound = { ...head, setsPerSec, before, after, ...growth, ...held, evictions, journal };
     const usage = (what: 'heapUsedMiB' | 'rssMiB'): string => `${before[what]} → ${after[what]} MiB`;
     const title = `### memory bound: ${int(keyCount)} distinct keys, ${memoryBound.payloadBytes} B values, Redis ${memoryBound.redis}`;
     const header = ['fallback', 'sets/s', 'heap before → after', 'RSS before → after', 'entries held', 'counted size'];

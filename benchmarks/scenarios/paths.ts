@@ -31,12 +31,9 @@ export const memoryPath: Scenario = {
     cleanup.add('memory path subjects', () => closeAll(all));
     await preload(context, all);
     const baseline = 'Keyv + lru-cache store';
-    const rows = await measureGroup(
-      context,
-      { scenario: 'memory get', operation: 'get', modes: SEQUENTIAL, baseline },
-      all,
-    );
-    const sets = { scenario: 'memory set', operation: 'set', modes: SEQUENTIAL, baseline } as const;
+    const gets = { scenario: 'memory get', operation: 'get', modes: SEQUENTIAL, baseline } as const;
+    const rows = await measureGroup(context, gets, all);
+    const sets = { ...gets, scenario: 'memory set', operation: 'set' } as const;
     rows.push(...(await measureGroup(context, sets, [...all.filter((s) => s.name === baseline), down])));
     return { rows };
   },

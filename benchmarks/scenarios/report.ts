@@ -1,5 +1,6 @@
 import { type Machine, machineLine } from '../lib/machine.js';
-import { int, mdTable, textTable, us } from '../lib/report.js';
+import { int, mdTable, textTable, us, writeResults } from '../lib/report.js';
+import { latencyChart } from './chart.js';
 import type { Findings, PayloadName, Row, Skip } from './types.js';
 
 /** Everything one run produced: what latest.json holds and the other outputs are rendered from. */
@@ -112,13 +113,15 @@ export function consoleTable(rows: readonly Row[]): string {
  * the scenarios that found them, in this order: hung Redis, batch calls, memory bound), what was
  * skipped and what failed.
  */
-export function markdown(report: Report, sections: Readonly<Record<string, readonly string[]>>): string {
+function markdown(report: Report, sections: Readonly<Record<string, readonly string[]>>): string {
   const { timing: t, rows, payloads } = report;
   const byScenario = [...new Set(rows.map((r) => r.scenario))].map((scenario) => {
     const lines = rows.filter((r) => r.scenario === scenario).map((r) => [...cells(r).slice(1), r.note ?? '']);
     return `### ${scenario}\n\n${mdTable([...COLUMNS.slice(1), 'note'], lines, 3)}`;
   });
   const targets = report.headlines.map((h) => [h.metric, h.target, ...payloads.map((p) => h.values[p] ?? '')]);
+  const skipped = report.skipped.map((s) => `- **${s.scenario}**: ${s.reason}`);
+  const failures = report.failures.map((f) => `- ${f}`);
   const list = (title: string, items: readonly string[]) => (items.length ? [title, items.join('\n')] : []);
   return `${[
     `# keyv-failsafe benchmark, ${report.quick ? 'quick' : 'full'} run${report.filter ? ` (filter "${report.filter}")` : ''}`,
@@ -135,13 +138,17 @@ export function markdown(report: Report, sections: Readonly<Record<string, reado
     ...byScenario,
     '## Degraded, batches, memory bound',
     ...['hungRedis', 'batchCalls', 'memoryBound'].flatMap((name) => sections[name] ?? []),
-    ...list(
-      '## Skipped',
-      report.skipped.map((s) => `- **${s.scenario}**: ${s.reason}`),
-    ),
-    ...list(
-      '## Failures',
-      report.failures.map((f) => `- ${f}`),
-    ),
+    ...list('## Skipped', skipped),
+    ...list('## Failures', failures),
   ].join('\n\n')}\n`;
+}
+
+/** latest.json, latest.md and the chart (1 KB values, or the only payload run) under `directory`. */
+export function writeReport(directory: string, report: Report, sections: Readonly<Record<string, readonly string[]>>) {
+  const { machine: m, payloads } = report;
+  const about = `${m.cpu}, ${m.cores} cores, Node ${m.node}, redis-server ${m.redisServer}`;
+  const subtitle = `${about}, ${report.startedAt.slice(0, 10)}${report.quick ? ', quick run' : ''}`;
+  const chart = latencyChart(report.rows, payloads.includes('1KB') ? '1KB' : (payloads[0] ?? '1KB'), subtitle);
+  const files = { 'latest.json': `${JSON.stringify(report, null, 2)}\n`, 'latest.md': markdown(report, sections) };
+  return writeResults(directory, { ...files, 'latency.svg': chart });
 }

@@ -57,19 +57,15 @@ export function toRow({ baseline, ...at }: RowAt, subject: Pick<Subject, 'name' 
 }
 
 /** A scenario, an operation, its modes, and the subject every other row is divided by. */
-export type GroupSpec = {
-  scenario: string;
-  operation: 'get' | 'set';
+export type GroupSpec = Pick<RowAt, 'scenario'> & { operation: 'get' | 'set'; baseline: string } & {
   modes: ReadonlyArray<{ mode: Mode; inFlight: number }>;
-  baseline: string;
 };
 
 const fmt = (n: number, digits: number): string => n.toLocaleString('en-US', { maximumFractionDigits: digits });
 
 /**
- * Measures `operation` for every subject, payload and mode. Subjects take turns for
- * `context.rounds` rounds and each one's rounds are pooled, so that a noisy spell on the shared
- * machine spreads over all of them instead of landing on one.
+ * Measures `operation` for every subject, payload and mode; the subjects take turns, round by round,
+ * so that a noisy spell on the shared machine spreads over all of them instead of landing on one.
  */
 export async function measureGroup(context: BenchContext, spec: GroupSpec, subjects: readonly Subject[]) {
   const rows: Row[] = [];

@@ -61,14 +61,13 @@ export interface BenchContext {
   progress(line: string): void;
 }
 
+export type ScenarioResult = { rows: Row[]; findings?: Findings; sections?: Record<string, string[]> };
+
 /** A scenario of `npm run bench`: `requires` any Redis (`redis`), one it starts to kill or hang (`own-redis`), or none. */
 export interface Scenario {
   /** Matched by `--filter`. */
   readonly name: string;
   readonly requires?: 'redis' | 'own-redis';
   /** Rows, findings for latest.json, and their Markdown sections by finding. */
-  run(
-    context: BenchContext,
-    cleanup: Cleanup,
-  ): Promise<{ rows: Row[]; findings?: Findings; sections?: Record<string, string[]> }>;
+  run(context: BenchContext, cleanup: Cleanup): Promise<ScenarioResult>;
 }
