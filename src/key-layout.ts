@@ -40,25 +40,31 @@ function ambiguous(key: string, ownedLength: number): boolean {
   return false;
 }
 
-/** The keys of the namespace whose owned prefix is `ownedPrefix`, as a scope for namespace-wide operations. */
-export function scopeOfPrefix(ownedPrefix: string): KeyScope {
-  return {
-    pattern: `${escapeGlob(ownedPrefix)}*`,
-    owns: (key) => key.startsWith(ownedPrefix) && !ambiguous(key, ownedPrefix.length),
-  };
-}
+/**
+ * Which Keyv drives the store, and so which keys it hands over and which layout Redis holds:
+ * - `keyv5`: Keyv 5 hands `ns:key`; Redis holds `ns::ns:key` (what Keyv 5 + `@keyv/redis` write).
+ * - `keyv6`: Keyv 6 hands the bare `key` and sets the namespace; Redis holds `ns::key` (what Keyv 6
+ *   + `@keyv/redis` write).
+ * - `keyv6-compat`: Keyv 6 hands the bare `key`; Redis holds Keyv 5's `ns::ns:key`, so a fleet can
+ *   move from Keyv 5 to 6 one instance at a time on a warm cache.
+ */
+export type LayoutMode = 'keyv5' | 'keyv6' | 'keyv6-compat';
 
 export class KeyLayout implements LayoutView {
   /** Between the namespace and the key, as the primary writes it. */
   readonly separator: string;
+  #mode: LayoutMode;
   #namespace: string | undefined;
-  /** `ns` + separator: prepended to every key the store is handed. */
+  /** `ns` + separator: the start of every physical key of the namespace. */
+  #outer = '';
+  /** Prepended to a key Keyv hands the store: `ns::`, or `ns::ns:` when Keyv 6 writes Keyv 5's layout. */
   #prefix = '';
-  /** `ns` + separator + `ns:`: the start of every key Keyv writes through this namespace. */
+  /** The start of every key Keyv writes through this namespace: `ns::ns:` (Keyv 5's layout) or `ns::`. */
   #owned: string | undefined;
 
-  constructor(separator: string, namespace: string | undefined) {
+  constructor(separator: string, namespace: string | undefined, mode: LayoutMode = 'keyv5') {
     this.separator = separator;
+    this.#mode = mode;
     this.namespace = namespace;
   }
 
@@ -69,11 +75,34 @@ export class KeyLayout implements LayoutView {
 
   set namespace(value: string | undefined) {
     this.#namespace = value === '' ? undefined : value;
-    this.#prefix = this.#namespace === undefined ? '' : `${this.#namespace}${this.separator}`;
-    this.#owned = this.#namespace === undefined ? undefined : `${this.#prefix}${this.#namespace}:`;
+    this.#layout();
   }
 
-  /** The physical key of a key as Keyv hands it to the store (`ns:key` under a namespace). */
+  get mode(): LayoutMode {
+    return this.#mode;
+  }
+
+  set mode(mode: LayoutMode) {
+    this.#mode = mode;
+    this.#layout();
+  }
+
+  #layout(): void {
+    const namespace = this.#namespace;
+    if (namespace === undefined) {
+      this.#outer = '';
+      this.#prefix = '';
+      this.#owned = undefined;
+      return;
+    }
+    this.#outer = `${namespace}${this.separator}`;
+    const keyv5Layout = this.#mode !== 'keyv6';
+    this.#owned = keyv5Layout ? `${this.#outer}${namespace}:` : this.#outer;
+    // Keyv 5 already put `ns:` in the key it hands over; under Keyv 6 the store adds it, if at all.
+    this.#prefix = this.#mode === 'keyv6-compat' ? this.#owned : this.#outer;
+  }
+
+  /** The physical key of a key as Keyv hands it to the store. */
   physicalKey(storeKey: string): string {
     return this.#prefix + storeKey;
   }
@@ -86,12 +115,11 @@ export class KeyLayout implements LayoutView {
   /** The application's key (what was given to Keyv), from a key as Keyv handed it to the store. */
   appKey(storeKey: string): string {
     const namespace = this.#namespace;
-    return namespace !== undefined && storeKey.startsWith(`${namespace}:`)
-      ? storeKey.slice(namespace.length + 1)
-      : storeKey;
+    if (this.#mode !== 'keyv5' || namespace === undefined) return storeKey;
+    return storeKey.startsWith(`${namespace}:`) ? storeKey.slice(namespace.length + 1) : storeKey;
   }
 
-  /** The physical key of an application key, with Keyv's own `ns:` prefix. */
+  /** The physical key of an application key. */
   physicalOfApp(appKey: string): string {
     return this.#owned === undefined ? appKey : this.#owned + appKey;
   }
@@ -106,15 +134,32 @@ export class KeyLayout implements LayoutView {
 
   /**
    * True when `physicalKey` provably belongs to this namespace: it starts with the owned prefix and
-   * cannot also be read as the key of another namespace (namespace `a` owns `a::a:`, which every key
-   * of namespace `a::a`, `a::a::a::a:k`, also starts with).
+   * cannot also be read as the key of another namespace (under Keyv 5's layout namespace `a` owns
+   * `a::a:`, which every key of namespace `a::a`, `a::a::a::a:k`, also starts with; under Keyv 6's,
+   * `a::b::k` may be namespace `a::b`'s key `k`).
    */
-  readonly owns = (physicalKey: string): boolean =>
-    this.#owned !== undefined && physicalKey.startsWith(this.#owned) && !ambiguous(physicalKey, this.#owned.length);
+  readonly owns = (physicalKey: string): boolean => {
+    const owned = this.#owned;
+    return owned !== undefined && physicalKey.startsWith(owned) && !this.#ambiguous(physicalKey, owned.length);
+  };
+
+  #ambiguous(physicalKey: string, ownedLength: number): boolean {
+    return this.#mode === 'keyv6'
+      ? physicalKey.includes(this.separator, ownedLength)
+      : ambiguous(physicalKey, ownedLength);
+  }
 
   /** Every key of this namespace, for clear and iteration; `undefined` without a namespace. */
   get scope(): KeyScope | undefined {
     return this.#owned === undefined ? undefined : { pattern: `${escapeGlob(this.#owned)}*`, owns: this.owns };
+  }
+
+  /** The keys starting with an owned prefix recorded earlier (a journal overflow, a missed clear). */
+  scopeOf(ownedPrefix: string): KeyScope {
+    return {
+      pattern: `${escapeGlob(ownedPrefix)}*`,
+      owns: (key) => key.startsWith(ownedPrefix) && !this.#ambiguous(key, ownedPrefix.length),
+    };
   }
 
   /**

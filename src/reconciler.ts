@@ -1,8 +1,7 @@
 import type { Clock } from './clock.js';
 import type { OutageJournal } from './journal.js';
-import { scopeOfPrefix } from './key-layout.js';
 import type { MemoryTier } from './memory-tier.js';
-import type { Primary, PrimaryEntry, Step } from './primary.js';
+import type { KeyScope, Primary, PrimaryEntry, Step } from './primary.js';
 
 /**
  * How keys the primary missed are made right when it is back.
@@ -42,6 +41,8 @@ export async function reconcile(
   mode: ReconcileMode,
   clock: Clock,
   step: Step,
+  /** The keys of a namespace recorded whole, from the store's `KeyLayout`. */
+  scopeOf: (ownedPrefix: string) => KeyScope,
   /** Turns a memory value back into the primary's form (`serialization: 'store'` keeps objects). */
   encode: (value: unknown) => unknown = (value) => value,
 ): Promise<ReconcileReport> {
@@ -49,7 +50,7 @@ export async function reconcile(
   let keys = 0;
   let namespaces = 0;
   for (const prefix of journal.prefixes()) {
-    await primary.clear(scopeOfPrefix(prefix), step);
+    await primary.clear(scopeOf(prefix), step);
     journal.settlePrefix(prefix);
     namespaces++;
   }

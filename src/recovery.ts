@@ -125,8 +125,8 @@ export class Recovery {
 
   /** One reconciliation at a time; resolves whether it completed. */
   run(): Promise<boolean> {
-    const { primary, calls, journal, memory, mode, clock, encode, stats, onReconciled } = this.#parts;
-    this.#reconciling ??= reconcile(primary, journal, memory, mode, clock, calls.step, encode)
+    const { primary, calls, journal, memory, mode, clock, encode, stats, onReconciled, layout } = this.#parts;
+    this.#reconciling ??= reconcile(primary, journal, memory, mode, clock, calls.step, (p) => layout.scopeOf(p), encode)
       .then(
         (report) => {
           stats.reconciledKeys += report.keys;
