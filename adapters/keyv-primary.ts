@@ -91,11 +91,14 @@ export class KeyvStorePrimary implements Primary {
     return this.#store.delete(this.#key(key));
   }
 
-  async deleteMany(keys: readonly string[]): Promise<boolean> {
+  async deleteMany(keys: readonly string[]): Promise<boolean[]> {
     const own = keys.map((key) => this.#key(key));
-    if (this.#store.deleteMany) return this.#store.deleteMany(own);
-    const results = await Promise.all(own.map((key) => this.#store.delete(key)));
-    return results.includes(true);
+    if (!this.#store.deleteMany) return Promise.all(own.map((key) => this.#store.delete(key)));
+    // A Keyv 6 store answers per key; a Keyv 5 store only whether any key existed, which is then
+    // all that can be said of each.
+    const results: unknown = await this.#store.deleteMany(own);
+    if (Array.isArray(results) && results.length === own.length) return results.map((r) => r === true);
+    return own.map(() => results === true);
   }
 
   async has(key: string): Promise<boolean> {

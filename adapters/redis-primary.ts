@@ -232,9 +232,12 @@ export class RedisPrimary implements Primary {
     return (await client.unlink(key)) > 0;
   }
 
-  async deleteMany(keys: readonly string[]): Promise<boolean> {
-    await this.#ready();
-    return this.#adapter.deleteMany([...keys]);
+  async deleteMany(keys: readonly string[]): Promise<boolean[]> {
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    // One UNLINK per key, issued in one tick: one round trip, a result per key, and a cluster
+    // routes each to its slot.
+    const counts = await Promise.all(keys.map((key) => client.unlink(key)));
+    return counts.map((count) => count > 0);
   }
 
   async has(key: string): Promise<boolean> {

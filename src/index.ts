@@ -27,7 +27,12 @@ export type {
   TieredStoreEvents,
 } from './events.js';
 export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
-export { DEFAULT_OPERATION_TIMEOUT_MS, type ReadPolicy, type TieredStoreOptions } from './options.js';
+export {
+  DEFAULT_OPERATION_TIMEOUT_MS,
+  type KeyLayoutOption,
+  type ReadPolicy,
+  type TieredStoreOptions,
+} from './options.js';
 export type {
   KeyScope,
   LayoutView,

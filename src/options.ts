@@ -11,6 +11,13 @@ import type { TtlCategoryOptions } from './ttl-categories.js';
 /** Where reads go first. */
 export type ReadPolicy = 'primary-first' | 'memory-first';
 
+/**
+ * The key layout in Redis: `native`, the layout of the Keyv major driving the store (Keyv 5:
+ * `ns::ns:key`, Keyv 6: `ns::key`, each what plain Keyv + `@keyv/redis` of that major writes), or
+ * `keyv5`, Keyv 5's layout under Keyv 6 too, for a fleet moving from 5 to 6 one instance at a time.
+ */
+export type KeyLayoutOption = 'native' | 'keyv5';
+
 /** Options of {@link TieredStore}. Durations are milliseconds. */
 export interface TieredStoreOptions<C extends string = string> {
   /**
@@ -92,6 +99,13 @@ export interface TieredStoreOptions<C extends string = string> {
   readonly serialization?: 'keyv' | 'store';
   /** When the circuit breaker opens and how it probes; see {@link BreakerOptions} for defaults. */
   readonly breaker?: Partial<BreakerOptions>;
+  /**
+   * Under Keyv 6: `'keyv5'` reads and writes Keyv 5's layout (`ns::ns:key`), so Keyv 5 and Keyv 6
+   * instances share a warm cache during a rolling upgrade; switch it off (`'native'`, Keyv 6's
+   * `ns::key`) once every instance runs Keyv 6. No effect under Keyv 5.
+   * @default 'native'
+   */
+  readonly keyLayout?: KeyLayoutOption;
   /** Namespace, as Keyv's `namespace`; Keyv sets it on the store itself. */
   readonly namespace?: string;
   /** Time source for deadlines and TTLs. Tests inject one. */
@@ -111,6 +125,7 @@ export interface ResolvedOptions {
   readonly journalMaxKeys: number;
   readonly reconcile: ReconcileMode;
   readonly serialization: 'keyv' | 'store';
+  readonly keyLayout: KeyLayoutOption;
   readonly breaker: BreakerOptions;
   readonly clock: Clock;
 }
@@ -162,6 +177,7 @@ const optionNames = {
   journalMaxKeys: true,
   reconcile: true,
   serialization: true,
+  keyLayout: true,
   breaker: true,
   namespace: true,
   clock: true,
@@ -214,6 +230,10 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
   if (serialization !== 'keyv' && serialization !== 'store') {
     throw new InvalidOptionError('serialization', serialization, "'keyv' or 'store'");
   }
+  const keyLayout = options.keyLayout ?? 'native';
+  if (keyLayout !== 'native' && keyLayout !== 'keyv5') {
+    throw new InvalidOptionError('keyLayout', keyLayout, "'native' or 'keyv5'");
+  }
   if (options.namespace !== undefined && (typeof options.namespace !== 'string' || !options.namespace.isWellFormed())) {
     throw new InvalidOptionError('namespace', options.namespace, 'a string without lone surrogates');
   }
@@ -229,6 +249,7 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
     journalMaxKeys: positive(options.journalMaxKeys, 'journalMaxKeys', 10_000),
     reconcile,
     serialization,
+    keyLayout,
     breaker: resolveBreaker(options.breaker),
     clock,
   };

@@ -80,7 +80,8 @@ export interface Primary {
   set(key: string, value: unknown, ttlMs: number | undefined): Promise<void>;
   setMany(entries: readonly PrimaryEntry[]): Promise<void>;
   delete(key: string): Promise<boolean>;
-  deleteMany(keys: readonly string[]): Promise<boolean>;
+  /** Whether each key existed (Keyv 6 reports per key; Keyv 5 whether any did). */
+  deleteMany(keys: readonly string[]): Promise<boolean[]>;
   has(key: string): Promise<boolean>;
   hasMany(keys: readonly string[]): Promise<boolean[]>;
   /** Deletes every key of `scope` (and only keys `scope.owns`); `step` bounds each round trip. */

@@ -9,7 +9,7 @@ import { OutageJournal } from './journal.js';
 import { KeyLayout } from './key-layout.js';
 import { MemoryCopies } from './memory-copies.js';
 import { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
-import { type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
+import { type KeyLayoutOption, type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary } from './primary.js';
 import { FAILED, PrimaryCalls } from './primary-calls.js';
 import { ReadGuard } from './read-guard.js';
@@ -20,12 +20,40 @@ import { type KeyTtl, TtlRouter } from './ttl-categories.js';
 import { checkEntries, checkKey, checkKeys, checkTtl } from './validate.js';
 import { type WarmLoader, type WarmOptions, type WarmReport, warmFromLoader, warmFromPrimary } from './warm.js';
 
-/** An entry of `setMany`, as Keyv passes it. */
+/** An entry of `setMany`, as Keyv passes it: a relative `ttl` from Keyv 5, an absolute `expires` from Keyv 6. */
 export interface TieredStoreEntry {
   key: string;
   value: unknown;
   ttl?: number | undefined;
+  expires?: number | undefined;
 }
+
+/**
+ * What Keyv 6 reads to use the store as a native v6 adapter: `expires: true` declares the
+ * absolute-expiry contract, so Keyv 6 does not wrap the store in its bridge.
+ */
+const KEYV6_CAPABILITIES = Object.freeze({
+  compatible: true,
+  store: 'keyvStorage',
+  expires: true,
+  methods: Object.freeze(
+    Object.fromEntries(
+      [
+        'get',
+        'getMany',
+        'has',
+        'hasMany',
+        'set',
+        'setMany',
+        'delete',
+        'deleteMany',
+        'clear',
+        'disconnect',
+        'iterator',
+      ].map((name) => [name, Object.freeze({ exists: true, methodType: 'async' })]),
+    ),
+  ),
+} as const);
 
 /** The tier's options with the store's clock, unless they bring one; anything else is the tier's to refuse. */
 function withClock(fallback: unknown, clock: Clock): MemoryTierOptions {
@@ -51,11 +79,11 @@ function withClock(fallback: unknown, clock: Clock): MemoryTierOptions {
  * const keyv = new Keyv({ store: new TieredStore({ primary: 'redis://127.0.0.1:6379' }) });
  */
 export class TieredStore<C extends string = string> extends EventEmitter<TieredStoreEvents> {
-  /**
-   * Keyv reads `dialect` to wire its iterator; the test suite writes to this object. Not the store's
-   * configuration: that is fixed at construction.
-   */
-  readonly opts: Record<string, unknown>;
+  /** What Keyv 5 reads (`dialect`, to wire its iterator); see the `opts` getter. */
+  readonly #opts: Record<string, unknown>;
+  /** The Keyv major that adopted the store (see {@link keyvMajor}); Keyv 5's contract until then. */
+  #major: 5 | 6 | undefined;
+  readonly #keyLayout: KeyLayoutOption;
   readonly #primary: Primary;
   readonly #layout: KeyLayout;
   readonly #memory: MemoryTier;
@@ -141,7 +169,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#calls.breaker = this.#breaker;
     this.#recovery.breaker = this.#breaker;
     this.#primary.onConnectionChange = (state, error) => this.#connectionChanged(state, error);
-    this.opts = {
+    this.#keyLayout = resolved.keyLayout;
+    this.#opts = {
       dialect: this.#primary.dialect ?? 'tiered',
       url: '',
       readPolicy: resolved.readPolicy satisfies ReadPolicy,
@@ -151,7 +180,45 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#primary.connect?.();
   }
 
-  /** The namespace Keyv set (`keyv` by default in Keyv 5); `''` counts as none. */
+  /**
+   * Read by Keyv 5 when it adopts the store (and never by Keyv 6): the store then speaks Keyv 5's
+   * contract. `dialect` wires Keyv 5's iterator; the conformance suite writes to this object. Not the
+   * store's configuration: that is fixed at construction.
+   */
+  get opts(): Record<string, unknown> {
+    this.#adopt(5);
+    return this.#opts;
+  }
+
+  /**
+   * Read by Keyv 6 when it adopts the store (and never by Keyv 5): the store then speaks Keyv 6's
+   * storage contract natively (absolute `expires` on `set`/`setMany`, bare keys under the namespace
+   * Keyv assigns, `deleteMany` per key, `iterator()` without an argument) instead of being wrapped
+   * in Keyv 6's bridge.
+   */
+  get capabilities(): typeof KEYV6_CAPABILITIES {
+    this.#adopt(6);
+    return KEYV6_CAPABILITIES;
+  }
+
+  /**
+   * The Keyv major whose contract the store speaks: the first Keyv to adopt it decides (Keyv 5 reads
+   * `opts`, Keyv 6 reads `capabilities`). `undefined` until then, when it behaves as under Keyv 5.
+   */
+  get keyvMajor(): 5 | 6 | undefined {
+    return this.#major;
+  }
+
+  #adopt(major: 5 | 6): void {
+    if (this.#major !== undefined) return;
+    this.#major = major;
+    if (major === 6) {
+      this.#layout.mode = this.#keyLayout === 'keyv5' ? 'keyv6-compat' : 'keyv6';
+      this.#primary.useLayout?.(this.#layout);
+    }
+  }
+
+  /** The namespace Keyv set (`keyv` by default in Keyv 5, none in Keyv 6); `''` counts as none. */
   get namespace(): string | undefined {
     return this.#layout.namespace;
   }
@@ -332,10 +399,14 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   // ---- writes --------------------------------------------------------------------------------
 
+  /**
+   * @param ttl under Keyv 5, a TTL in ms; under Keyv 6, the absolute expiry time (ms since the
+   * epoch) Keyv computed. `undefined` or 0: the key's category TTL, or none.
+   */
   async set(key: string, value: unknown, ttl?: number): Promise<boolean> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const physical = this.#layout.physicalKey(checkKey(key));
-    const keyTtl = this.#ttlFor(key, checkTtl(ttl));
+    const keyTtl = this.#ttlFor(key, this.#ttlArgument(ttl, 'ttl'));
     const prepared = this.#copies.prepare(value);
     this.#copies.write(physical, prepared, keyTtl, this.#clock.now());
     if (!this.#calls.usable) {
@@ -353,9 +424,13 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async setMany(entries: TieredStoreEntry[]): Promise<boolean[]> {
     // The whole batch is checked before either tier is touched: one bad entry writes nothing.
     const now = this.#clock.now();
-    const batch = checkEntries(entries).map(({ key, value, ttl }, i) => ({
+    const six = this.#major === 6;
+    const batch = checkEntries(entries).map(({ key, value, ttl, expires }, i) => ({
       key: this.#layout.physicalKey(key),
-      keyTtl: this.#ttlFor(key, checkTtl(ttl, `entries[${i}].ttl`)),
+      keyTtl: this.#ttlFor(
+        key,
+        this.#ttlArgument(six ? expires : ttl, six ? `entries[${i}].expires` : `entries[${i}].ttl`),
+      ),
       prepared: this.#copies.prepare(value, `entries[${i}].value`),
     }));
     const physical = batch.map((entry) => entry.key);
@@ -396,25 +471,36 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     return this.#observed('delete', 'primary', t0, deleted);
   }
 
-  /** As {@link delete}, for a batch: `true` when the primary deleted any of the keys. */
-  async deleteMany(keys: string[]): Promise<boolean> {
+  /**
+   * As {@link delete}, for a batch. Under Keyv 5: `true` when the primary deleted any of the keys;
+   * under Keyv 6: whether each key was deleted.
+   */
+  async deleteMany(keys: string[]): Promise<boolean | boolean[]> {
     const physical = this.#physicalKeys(keys);
-    if (physical.length === 0) return false;
-    let inMemory = false;
-    for (const key of physical) inMemory = this.#copies.delete(key) || inMemory;
-    if (!this.#calls.usable) {
+    const inMemory = physical.map((key) => this.#copies.delete(key));
+    let deleted: boolean[];
+    if (physical.length === 0) {
+      deleted = [];
+    } else if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      return this.#missed(physical, 'delete') && inMemory;
+      const claimed = this.#missed(physical, 'delete');
+      deleted = inMemory.map((held) => claimed && held);
+    } else {
+      const sent = await this.#calls.call(
+        'deleteMany',
+        physical,
+        () => this.#primary.deleteMany(physical),
+        physical.length,
+      );
+      if (sent === FAILED) {
+        const claimed = this.#missed(physical, 'delete');
+        deleted = inMemory.map((held) => claimed && held);
+      } else {
+        for (const key of physical) this.#wrote(key);
+        deleted = sent;
+      }
     }
-    const deleted = await this.#calls.call(
-      'deleteMany',
-      physical,
-      () => this.#primary.deleteMany(physical),
-      physical.length,
-    );
-    if (deleted === FAILED) return this.#missed(physical, 'delete') && inMemory;
-    for (const key of physical) this.#wrote(key);
-    return deleted;
+    return this.#major === 6 ? deleted : deleted.includes(true);
   }
 
   /**
@@ -627,6 +713,16 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   /** The application's key: rules are written against it, not Keyv's `namespace:` prefix. */
   #categoryOf(key: string): KeyTtl | undefined {
     return this.#router?.resolve(this.#layout.appKey(key));
+  }
+
+  /** A `set` TTL argument in ms: as given under Keyv 5; from Keyv 6's absolute `expires`. */
+  #ttlArgument(ttl: unknown, argument: string): number | undefined {
+    if (this.#major !== 6 || ttl === undefined || ttl === 0) return checkTtl(ttl, argument);
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) {
+      throw new InvalidArgumentError(argument, ttl, 'an expiry time in ms since the epoch (Keyv 6), or undefined');
+    }
+    // Keyv computed it from the wall clock; an expiry already past still writes, for the shortest time.
+    return checkTtl(Math.max(1, ttl - Date.now()), argument);
   }
 
   /** Explicit TTL wins; otherwise the key's category, if any. */

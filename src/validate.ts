@@ -39,16 +39,16 @@ export function checkTtl(ttl: unknown, argument = 'ttl'): number | undefined {
  * A batch of entries: an array of `{ key, value, ttl? }`, copied as read: each field is read once,
  * so a getter cannot hand validation one key and the write another.
  */
-export function checkEntries(entries: unknown): Array<{ key: string; value: unknown; ttl: unknown }> {
+export function checkEntries(entries: unknown): Array<{ key: string; value: unknown; ttl: unknown; expires: unknown }> {
   if (!Array.isArray(entries)) throw new InvalidArgumentError('entries', entries, 'an array of { key, value, ttl }');
-  const copies = new Array<{ key: string; value: unknown; ttl: unknown }>(entries.length);
+  const copies = new Array<{ key: string; value: unknown; ttl: unknown; expires: unknown }>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const entry: unknown = entries[i];
     if (entry === null || typeof entry !== 'object') {
       throw new InvalidArgumentError(`entries[${i}]`, entry, 'an object { key, value, ttl }');
     }
-    const { key, value, ttl } = entry as { key?: unknown; value?: unknown; ttl?: unknown };
-    copies[i] = { key: checkKey(key, `entries[${i}].key`), value, ttl };
+    const { key, value, ttl, expires } = entry as { key?: unknown; value?: unknown; ttl?: unknown; expires?: unknown };
+    copies[i] = { key: checkKey(key, `entries[${i}].key`), value, ttl, expires };
   }
   return copies;
 }

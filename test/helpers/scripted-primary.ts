@@ -125,12 +125,8 @@ export class ScriptedPrimary implements Primary {
     return this.#command(`delete ${key}`, () => this.data.delete(key));
   }
 
-  deleteMany(keys: readonly string[]): Promise<boolean> {
-    return this.#command(`deleteMany ${keys.join(',')}`, () => {
-      let any = false;
-      for (const key of keys) any = this.data.delete(key) || any;
-      return any;
-    });
+  deleteMany(keys: readonly string[]): Promise<boolean[]> {
+    return this.#command(`deleteMany ${keys.join(',')}`, () => keys.map((key) => this.data.delete(key)));
   }
 
   has(key: string): Promise<boolean> {
