@@ -31,7 +31,8 @@ async function runChild({ target, seconds, windowFile, redisUrl }: Child): Promi
   const policy = target === 'memory-first' ? ({ readPolicy: 'memory-first', memoryTtlMs: 3_600_000 } as const) : {};
   const { keyv } = tieredKeyv({ primary: (target === 'primary-get' && redisUrl) || refused, ...policy }, 'profile');
   const keys = makeKeys('profile', 256);
-  for (const key of keys) await keyv.set(key, makePayload('1KB'));
+  const value = makePayload('1KB');
+  for (const key of keys) await keyv.set(key, value);
   if ((await keyv.get(keys[0] as string)) === undefined) throw new Error(`${target}: the profiled get misses`);
   const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
   const [startUs, until] = [nowUs(), performance.now() + seconds * 1e3];

@@ -31,8 +31,8 @@ const keysFor = (context: BenchContext, payload: PayloadName): string[] =>
 /** Writes every key of every payload through each subject, so that the measured reads are hits. */
 export async function preload(context: BenchContext, subjects: readonly Subject[]): Promise<void> {
   for (const payload of context.payloads) {
-    for (const subject of subjects)
-      for (const key of keysFor(context, payload)) await subject.set(key, makePayload(payload));
+    const [value, keys] = [makePayload(payload), keysFor(context, payload)];
+    for (const subject of subjects) for (const key of keys) await subject.set(key, value);
   }
   for (const subject of subjects) await subject.afterPreload?.();
 }
