@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -55,6 +55,61 @@ describe('the published type declarations', () => {
       }),
     );
     // Throws, failing the test, with tsc's diagnostics if either consumer does not type-check.
+    run([join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir]);
+  });
+});
+
+/**
+ * A consumer project with `keyv` at the given major: the package copied in (not linked, so that
+ * its declarations resolve `keyv` from the consumer's node_modules, as they do once installed),
+ * every other dependency linked from ours.
+ */
+function consumerWith(keyvDir: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'keyv-failsafe-consumer-'));
+  const modules = join(dir, 'node_modules');
+  mkdirSync(modules);
+  const ours = join(process.cwd(), 'node_modules');
+  for (const name of readdirSync(ours)) {
+    if (name === 'keyv' || name === 'keyv6' || name.startsWith('.')) continue;
+    symlinkSync(join(ours, name), join(modules, name), 'dir');
+  }
+  symlinkSync(join(ours, keyvDir), join(modules, 'keyv'), 'dir');
+  const pkg = join(modules, 'keyv-failsafe');
+  mkdirSync(pkg);
+  cpSync(join(process.cwd(), 'package.json'), join(pkg, 'package.json'));
+  cpSync(join(process.cwd(), 'dist'), join(pkg, 'dist'), { recursive: true });
+  return dir;
+}
+
+describe('the README one-line switch type-checks with either Keyv major installed', () => {
+  it.each([
+    ['keyv 5', 'keyv'],
+    ['keyv 6', 'keyv6'],
+  ])('%s: an ES module and a CommonJS consumer', (_name, keyvDir) => {
+    const dir = consumerWith(keyvDir);
+    const source = [
+      "import Keyv from 'keyv';",
+      "import { TieredStore } from 'keyv-failsafe';",
+      "const store = new TieredStore({ primary: 'redis://127.0.0.1:6379', keyLayout: 'keyv5' });",
+      'const keyv = new Keyv({ store });',
+      "export const done: Promise<boolean> = keyv.set('k', { a: 1 }, 1000);",
+      'export const major: 5 | 6 | undefined = store.keyvMajor;',
+    ].join('\n');
+    writeFileSync(join(dir, 'esm.mts'), source);
+    writeFileSync(join(dir, 'cjs.cts'), source);
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          strict: true,
+          noEmit: true,
+          types: ['node'],
+        },
+        files: ['esm.mts', 'cjs.cts'],
+      }),
+    );
     run([join(process.cwd(), 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir]);
   });
 });
