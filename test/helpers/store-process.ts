@@ -15,6 +15,9 @@
  * await a.callStore('circuitState');                              // a store property or method
  * await a.waitFor('circuit:state', (e) => e.payload.to === 'open');
  * await a.stop();
+ *
+ * // Keyv 6 (the `keyv6` alias) in the child, reading and writing Keyv 5's layout:
+ * const b = await StoreProcess.start({ name: 'B', store: { primary: url, keyLayout: 'keyv5' }, keyv: { major: 6, namespace: 'app' } });
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { realpathSync } from 'node:fs';
@@ -35,9 +38,21 @@ export interface StoreProcessOptions {
   store: Omit<TieredStoreOptions, 'primary' | 'clock'> & { primary: string };
   /**
    * Keyv options. `namespace` as given (present and undefined means none). Keyv's serializer is
-   * turned off when `store.serialization` is `'store'`, as the README says to.
+   * turned off when `store.serialization` is `'store'`, as the README says to for each major.
    */
-  keyv?: { namespace?: string | undefined };
+  keyv?: {
+    /**
+     * Which Keyv drives the store: 5 (`keyv`, the default) or 6 (`keyv6`, keyv 6.1 installed under
+     * that alias). Keyv 6's default namespace is none, Keyv 5's `keyv`.
+     */
+    major?: 5 | 6;
+    namespace?: string | undefined;
+    /**
+     * Attach an `error` listener to Keyv, forwarding each error as a `keyv:error` event (default
+     * true). Without one, Keyv 6 rejects every call whose store call rejected (Keyv 5 swallows).
+     */
+    errorListener?: boolean;
+  };
   /** Resolve `start()` only once the store's first connection is ready (default true). */
   waitForConnection?: boolean;
 }
@@ -378,12 +393,14 @@ async function runChild(): Promise<void> {
   // The parent is gone (even SIGKILLed): nobody will stop us.
   process.on('disconnect', () => process.exit(0));
   const { TieredStore } = await import('../../src/index.js');
-  const { default: Keyv } = await import('keyv');
   let store: InstanceType<typeof TieredStore> | undefined;
-  let keyv: InstanceType<typeof Keyv> | undefined;
+  let keyv: { on(event: 'error', listener: (error: unknown) => void): unknown } | undefined;
 
-  const init = (options: StoreProcessOptions) => {
+  const init = async (options: StoreProcessOptions) => {
     try {
+      const major = options.keyv?.major ?? 5;
+      // Imported only by the children that use it: a Keyv 5 child never loads Keyv 6, and vice versa.
+      const Keyv = major === 6 ? (await import('keyv6')).default : (await import('keyv')).default;
       store = new TieredStore(options.store as TieredStoreOptions);
       for (const name of EVENTS) {
         store.on(name, (payload: unknown) => {
@@ -394,13 +411,19 @@ async function runChild(): Promise<void> {
       const keyvOptions: Record<string, unknown> = { store };
       if (options.keyv !== undefined && 'namespace' in options.keyv) keyvOptions.namespace = options.keyv.namespace;
       if (options.store.serialization === 'store') {
-        keyvOptions.serialize = undefined;
-        keyvOptions.deserialize = undefined;
+        // Keyv 6 ignores `serialize: undefined`; its switch is `serialization: false`.
+        if (major === 6) keyvOptions.serialization = false;
+        else {
+          keyvOptions.serialize = undefined;
+          keyvOptions.deserialize = undefined;
+        }
       }
-      keyv = new Keyv(keyvOptions);
-      keyv.on('error', (error: unknown) => {
-        send({ type: 'event', name: 'keyv:error', payload: { error: remoteError(error) }, at: now() });
-      });
+      keyv = new (Keyv as new (options: Record<string, unknown>) => NonNullable<typeof keyv>)(keyvOptions);
+      if (options.keyv?.errorListener !== false) {
+        keyv.on('error', (error: unknown) => {
+          send({ type: 'event', name: 'keyv:error', payload: { error: remoteError(error) }, at: now() });
+        });
+      }
       send({ type: 'ready' });
     } catch (error) {
       send({ type: 'init-error', error: remoteError(error) });
@@ -430,7 +453,7 @@ async function runChild(): Promise<void> {
   };
 
   process.on('message', (message: ToChild) => {
-    if (message.type === 'init') init(message.options);
+    if (message.type === 'init') void init(message.options);
     else if (message.type === 'call') void call(message.id, message.target, message.method, message.args);
     else if (message.type === 'stop') {
       void (async () => {
