@@ -20,6 +20,8 @@ export interface ReconcileReport {
   /** Namespaces invalidated whole (a `clear()` that missed, a journal overflow, a restart). */
   readonly namespaces: number;
   readonly durationMs: number;
+  /** Keys and namespaces still waiting after this run (written again meanwhile); 0: all reconciled. */
+  readonly pending: number;
 }
 
 /** Keys per round trip: large enough to be quick, small enough to stay well inside one deadline. */
@@ -74,5 +76,5 @@ export async function reconcile(
     for (const [physicalKey, entry] of batch) journal.settle(physicalKey, entry.at);
     keys += batch.length;
   }
-  return { mode, keys, namespaces, durationMs: clock.now() - started };
+  return { mode, keys, namespaces, durationMs: clock.now() - started, pending: journal.pending };
 }

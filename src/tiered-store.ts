@@ -691,7 +691,11 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   /** The primary took a write or delete: it is newer than anything journaled for the key. */
   #wrote(physical: string): void {
-    if (this.#journal.size !== 0) this.#journal.forget(physical);
+    if (this.#journal.pending !== 0) {
+      this.#journal.forget(physical);
+      // The primary takes writes again (a refusal such as OOM is over): reconcile now, not at the retry.
+      if (this.#journal.pending !== 0) this.#recovery.schedule(0);
+    }
     this.#recent.add(physical, this.#layout.ownedPrefix);
   }
 

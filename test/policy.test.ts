@@ -127,6 +127,25 @@ describe('breaker, journal and reconciliation', () => {
     expect(h.store.journal.pending).toBe(0);
   });
 
+  it('a refused write (OOM) is reconciled as soon as the primary takes a write again, not at the retry', async () => {
+    const h = setup();
+    const reports: Array<{ pending: number }> = [];
+    h.store.on('reconcile:done', (report) => reports.push(report));
+    h.primary.failWith('command');
+    expect(await h.store.set('ns:refused', 'v')).toBe(false);
+    h.clock.advance(20);
+    await flush();
+    // The reconciliation was refused too: the next try waits for the retry delay (1 s)...
+    expect(h.store.journal.pending).toBe(1);
+    h.primary.failWith(undefined);
+    // ...unless a write succeeds first, which proves the primary takes writes again.
+    expect(await h.store.set('ns:accepted', 'v')).toBe(true);
+    h.clock.advance(0);
+    await flush();
+    expect(h.store.journal.pending).toBe(0);
+    expect(reports).toEqual([expect.objectContaining({ keys: 1, pending: 0 })]);
+  });
+
   it('delete and deleteMany tell the truth while the breaker is open, and are reconciled', async () => {
     const h = setup();
     h.primary.data.set('ns::ns:k', { value: 'v', ttlMs: undefined });
