@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +15,11 @@ describe('the published entry points (run `npm run build` first; `npm test` does
       "import { TieredStore, defineTtlCategories } from 'keyv-failsafe'; console.log(typeof TieredStore, defineTtlCategories({ a: '1s' }).a)",
     ]);
     expect(out).toBe('function 1000');
+  });
+
+  it('the CLI is executable after a build, for `npx keyv-failsafe` inside a checkout', () => {
+    expect(statSync(join(process.cwd(), 'dist', 'cli.js')).mode & 0o111).toBe(0o111);
+    expect(run([join(process.cwd(), 'dist', 'cli.js'), '--version'])).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('loads with require', () => {
