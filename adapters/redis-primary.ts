@@ -1,5 +1,4 @@
-import type KeyvRedis from '@keyv/redis';
-import { createClient } from '@keyv/redis';
+import { createClient } from '@redis/client';
 import type {
   KeyScope,
   Primary,
@@ -25,8 +24,40 @@ export interface RedisConnectOptions {
 }
 
 type RedisClient = ReturnType<typeof createClient>;
-/** Cluster and sentinel clients answer the same single-key commands we send. */
-type AnyRedisClient = KeyvRedis<unknown>['client'];
+/**
+ * The commands the adapter sends; a standalone client answers them, and so do the cluster and
+ * sentinel clients a `KeyvRedis` may hold.
+ */
+type AnyRedisClient = RedisClient;
+
+/**
+ * What the adapter uses of a `KeyvRedis` handed to the store, by shape: `@keyv/redis` is the
+ * application's dependency, not ours (its peer range names one Keyv major). Its batches keep its
+ * cluster slot handling.
+ */
+export interface KeyvRedisLike {
+  readonly client: unknown;
+  namespace: string | undefined;
+  readonly keyPrefixSeparator: string;
+  throwOnErrors: boolean;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  getMany(keys: string[]): Promise<unknown[]>;
+  setMany(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<unknown>;
+  hasMany(keys: string[]): Promise<boolean[]>;
+  getMasterNodes(): Promise<unknown[]>;
+  isCluster(): boolean;
+}
+
+/** True for an object shaped like a `KeyvRedis` (duck-typed: no import of `@keyv/redis`). */
+export function isKeyvRedisLike(value: object): value is KeyvRedisLike {
+  const candidate = value as Record<string, unknown>;
+  return (
+    typeof candidate.client === 'object' &&
+    candidate.client !== null &&
+    typeof candidate.keyPrefixSeparator === 'string' &&
+    ['getMany', 'setMany', 'hasMany', 'getMasterNodes', 'isCluster'].every((m) => typeof candidate[m] === 'function')
+  );
+}
 
 /** True for an error the server sent (`ErrorReply` and its subclasses), false for a connection problem. */
 export function isServerReply(error: unknown): boolean {
@@ -81,9 +112,10 @@ interface ScanNode {
 }
 
 /**
- * The Redis primary, on `@keyv/redis`'s client and its cluster slot handling. Keys arrive physical
- * (the core's `KeyLayout` applies namespace and separator), so the adapter's own namespace is
- * cleared: it would prefix them twice.
+ * The Redis primary, on a node-redis client: one the store built from a URL, or the one inside a
+ * `KeyvRedis` the application handed over (whose batches keep `@keyv/redis`'s cluster slot
+ * handling). Keys arrive physical (the core's `KeyLayout` applies namespace and separator), so a
+ * `KeyvRedis`'s own namespace is cleared: it would prefix them twice.
  *
  * Single-key commands go straight to the client: `@keyv/redis` turns errors into misses unless
  * `throwOnErrors` is set, and its `getClient()` reconnects (and on failure destroys the client)
@@ -94,7 +126,8 @@ export class RedisPrimary implements Primary {
   readonly separator: string;
   readonly initialNamespace: string | undefined;
   readonly safeName: string;
-  readonly #adapter: KeyvRedis<unknown>;
+  /** The application's `KeyvRedis`, if it handed one over; batches then go through it. */
+  readonly #adapter: KeyvRedisLike | undefined;
   readonly #client: AnyRedisClient;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
@@ -108,33 +141,31 @@ export class RedisPrimary implements Primary {
   #firstConnection: { promise: Promise<void>; settle: (error?: unknown) => void } | undefined;
 
   /**
-   * @param adapter an existing `KeyvRedis`. Its `throwOnErrors` is turned on, its client's offline
-   * queue off (without both, failures are reported as misses and queued writes replay late) and its
-   * namespace handed to the store.
+   * @param source a client the store built (fail-fast already), or an existing `KeyvRedis`: its
+   * `throwOnErrors` is turned on, its client's offline queue off (without both, failures are
+   * reported as misses and queued writes replay late) and its namespace handed to the store.
    */
-  constructor(adapter: KeyvRedis<unknown>) {
+  constructor(source: RedisClient | KeyvRedisLike) {
+    const adapter = isKeyvRedisLike(source) ? source : undefined;
     this.#adapter = adapter;
-    this.separator = adapter.keyPrefixSeparator;
-    this.initialNamespace = adapter.namespace;
-    adapter.namespace = undefined;
-    this.safeName = redactUrl(String((adapter.client as { options?: { url?: string } }).options?.url ?? 'redis'));
-    this.#client = adapter.client;
-    adapter.throwOnErrors = true;
+    this.#client = (adapter === undefined ? source : adapter.client) as AnyRedisClient;
+    this.separator = adapter?.keyPrefixSeparator ?? '::';
+    this.initialNamespace = adapter?.namespace;
+    this.safeName = redactUrl(String((this.#client as { options?: { url?: string } }).options?.url ?? 'redis'));
     const clientOptions = (this.#client as { options?: { disableOfflineQueue?: boolean } }).options;
     if (clientOptions) clientOptions.disableOfflineQueue = true;
-    // @keyv/redis re-emits client errors (one listener more per reconnect); an 'error' event with
-    // no listener would crash the process. Failures are counted per call, never from these events.
-    adapter.on('error', () => {});
+    if (adapter !== undefined) {
+      adapter.namespace = undefined;
+      adapter.throwOnErrors = true;
+      // @keyv/redis re-emits client errors (one listener more per reconnect); an 'error' event with
+      // no listener would crash the process. Failures are counted per call, never from these events.
+      adapter.on('error', () => {});
+    }
     const client = this.#client as unknown as NodeJS.EventEmitter;
     client.on('ready', () => this.#transition('ready'));
     client.on('error', (error: unknown) => this.#transition('down', error));
     client.on('end', () => this.#transition('down'));
     if (this.#isReady()) this.#state = 'ready';
-  }
-
-  /** The underlying `KeyvRedis`. */
-  get adapter(): KeyvRedis<unknown> {
-    return this.#adapter;
   }
 
   classify(error: unknown): PrimaryErrorKind {
@@ -196,8 +227,9 @@ export class RedisPrimary implements Primary {
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
     const client = this.#isReady() ? this.#client : await this.#ready();
-    // @keyv/redis batches MGET per cluster slot.
-    const values = await this.#adapter.getMany([...keys]);
+    // @keyv/redis batches MGET per cluster slot; a standalone client takes one MGET.
+    const values: unknown[] =
+      this.#adapter === undefined ? await client.mGet([...keys]) : await this.#adapter.getMany([...keys]);
     return values.map((value, i) =>
       value === undefined || value === null ? undefined : this.#read(client, keys[i] as string, value),
     );
@@ -221,10 +253,20 @@ export class RedisPrimary implements Primary {
   }
 
   async setMany(entries: readonly PrimaryEntry[]): Promise<void> {
-    await this.#ready();
-    await this.#adapter.setMany(
-      entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
-    );
+    const client = await this.#ready();
+    if (this.#adapter !== undefined) {
+      await this.#adapter.setMany(
+        entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
+      );
+      return;
+    }
+    // One MULTI, as @keyv/redis sends it: one round trip, all or nothing.
+    const multi = client.multi();
+    for (const { key, value, ttlMs } of entries) {
+      if (ttlMs === undefined) multi.set(key, value as string);
+      else multi.set(key, value as string, { PX: ttlMs });
+    }
+    await multi.exec();
   }
 
   async delete(key: string): Promise<boolean> {
@@ -246,14 +288,23 @@ export class RedisPrimary implements Primary {
   }
 
   async hasMany(keys: readonly string[]): Promise<boolean[]> {
-    await this.#ready();
-    return this.#adapter.hasMany([...keys]);
+    const client = await this.#ready();
+    if (this.#adapter !== undefined) return this.#adapter.hasMany([...keys]);
+    // Issued in one tick: one round trip.
+    return (await Promise.all(keys.map((key) => client.exists(key)))).map((count) => count === 1);
+  }
+
+  /** Every master to scan: the cluster's, or the one server. */
+  #masters(): Promise<ScanNode[]> {
+    return this.#adapter === undefined
+      ? Promise.resolve([this.#client as unknown as ScanNode])
+      : (this.#adapter.getMasterNodes() as Promise<ScanNode[]>);
   }
 
   /** `SCAN` batches of `scope`'s keys on every master, only those it owns; `step` bounds each round trip. */
   async *#scope(scope: KeyScope, step: Step, operation: string): AsyncGenerator<[ScanNode, string[]], void> {
     await this.#ready();
-    for (const node of (await step(operation, this.#adapter.getMasterNodes())) as unknown as ScanNode[]) {
+    for (const node of await step(operation, this.#masters())) {
       let cursor = '0';
       do {
         const reply = await step(operation, node.scan(cursor, { MATCH: scope.pattern, COUNT: 1000, TYPE: 'string' }));
@@ -271,7 +322,7 @@ export class RedisPrimary implements Primary {
 
   /** `UNLINK` on one node; a cluster refuses multi-key commands across slots, even on one node. */
   #unlink(node: ScanNode, keys: string[]): Promise<unknown> {
-    return this.#adapter.isCluster() ? Promise.all(keys.map((key) => node.unlink(key))) : node.unlink(keys);
+    return this.#adapter?.isCluster() ? Promise.all(keys.map((key) => node.unlink(key))) : node.unlink(keys);
   }
 
   async *iterator(scope: KeyScope, step: Step): AsyncGenerator<[string, unknown], void> {
@@ -292,7 +343,7 @@ export class RedisPrimary implements Primary {
 
   async *scan(pattern: string, count: number): AsyncGenerator<string[], void> {
     await this.#ready();
-    for (const node of (await this.#adapter.getMasterNodes()) as unknown as ScanNode[]) {
+    for (const node of await this.#masters()) {
       let cursor = '0';
       do {
         const reply = await node.scan(cursor, { MATCH: pattern, COUNT: count, TYPE: 'string' });

@@ -1,6 +1,6 @@
 // A Redis connection for one CLI run: every wait bounded, nothing queued while offline, no
 // reconnects, and every failure turned into a one-line message that never holds the password.
-import { createClient } from '@keyv/redis';
+import { createClient } from '@redis/client';
 import { isServerReply } from '../adapters/redis-primary.js';
 import { type Budget, DeadlineError, withDeadline } from './deadline.js';
 import { CliError } from './errors.js';

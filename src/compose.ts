@@ -1,7 +1,6 @@
-import KeyvRedis from '@keyv/redis';
 import type { KeyvStoreAdapter } from 'keyv';
 import { KeyvStorePrimary } from '../adapters/keyv-primary.js';
-import { createFailFastClient, RedisPrimary } from '../adapters/redis-primary.js';
+import { createFailFastClient, isKeyvRedisLike, RedisPrimary } from '../adapters/redis-primary.js';
 import { checkRedisUrl, hasRedisScheme, redactUrl } from '../adapters/redis-url.js';
 import { InvalidOptionError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
@@ -27,15 +26,6 @@ function isPrimary(value: object): value is Primary {
   );
 }
 
-function looksLikeKeyvRedis(value: object): value is KeyvRedis<unknown> {
-  return (
-    value instanceof KeyvRedis ||
-    ((value as { opts?: { dialect?: unknown } }).opts?.dialect === 'redis' &&
-      typeof (value as { createKeyPrefix?: unknown }).createKeyPrefix === 'function' &&
-      typeof (value as { client?: unknown }).client === 'object')
-  );
-}
-
 function isKeyvStore(value: object): value is KeyvStoreAdapter {
   const store = value as Record<string, unknown>;
   return ['get', 'set', 'delete', 'clear'].every((method) => typeof store[method] === 'function');
@@ -52,7 +42,7 @@ function fromUrl(url: string, resolved: ResolvedOptions): Primary {
     // Deliberately without `cause`: the client's error may quote the URL, password included.
     throw new InvalidOptionError('primary', redactUrl(url), 'a URL node-redis accepts');
   }
-  return new RedisPrimary(new KeyvRedis(client, { throwOnErrors: true }));
+  return new RedisPrimary(client);
 }
 
 /**
@@ -69,7 +59,7 @@ export function createPrimary(option: unknown, resolved: ResolvedOptions): Prima
   }
   if (option !== null && typeof option === 'object') {
     if (isPrimary(option)) return option;
-    if (looksLikeKeyvRedis(option)) return new RedisPrimary(option);
+    if (isKeyvRedisLike(option)) return new RedisPrimary(option);
     if (isKeyvStore(option)) return new KeyvStorePrimary(option);
   }
   throw new InvalidOptionError(

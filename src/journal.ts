@@ -57,6 +57,17 @@ export class OutageJournal {
     return this.#entries.has(key);
   }
 
+  /**
+   * True when the primary may hold an older copy of `key`: the key is journaled, or its whole
+   * namespace is (a `clear()` that missed, an overflow). Reads of it are answered by memory until
+   * reconciled, so a cleared or overwritten value never comes back from the primary.
+   */
+  covers(key: string): boolean {
+    if (this.#entries.has(key)) return true;
+    for (const prefix of this.#prefixes) if (key.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** Forgets a key: the primary took a newer write or delete of it. */
   forget(key: string): void {
     this.#entries.delete(key);

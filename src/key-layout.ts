@@ -70,7 +70,7 @@ export class KeyLayout implements LayoutView {
 
   /** The namespace, `undefined` when there is none (`''` counts as none, as Keyv treats it). */
   get namespace(): string | undefined {
-    return this.#namespace;
+    return this.#namespace ?? (this.#mode === 'keyv6-compat' ? 'keyv' : undefined);
   }
 
   set namespace(value: string | undefined) {
@@ -88,7 +88,9 @@ export class KeyLayout implements LayoutView {
   }
 
   #layout(): void {
-    const namespace = this.#namespace;
+    // Keyv 5's layout always had a namespace (`keyv` by default): under Keyv 6 with that layout, no
+    // namespace means Keyv 5's default, so an upgraded instance shares the fleet's keys.
+    const namespace = this.namespace;
     if (namespace === undefined) {
       this.#outer = '';
       this.#prefix = '';

@@ -273,9 +273,13 @@ export class MemoryTier {
 
   /** Live entries whose key starts with `prefix` and that `owns` accepts, as `[physicalKey, entry]`. */
   *entries(prefix: string, owns: (key: string) => boolean = () => true): Generator<[string, MemoryEntry]> {
-    const now = this.#clock.now();
-    for (const [key, entry] of this.#lru.entries()) {
-      if (entry.ttlPending || entry.expiresAt <= now || !key.startsWith(prefix) || !owns(key)) continue;
+    // The keys first: a read while the caller consumes would move a key to the front of lru-cache's
+    // list, and a lazy walk would then skip some keys and repeat others.
+    const keys: string[] = [];
+    for (const key of this.#lru.keys()) if (key.startsWith(prefix) && owns(key)) keys.push(key);
+    for (const key of keys) {
+      const entry = this.#lru.peek(key);
+      if (entry === undefined || entry.ttlPending || entry.expiresAt <= this.#clock.now()) continue;
       yield [key, entry];
     }
   }

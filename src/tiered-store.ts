@@ -210,7 +210,15 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   }
 
   #adopt(major: 5 | 6): void {
-    if (this.#major !== undefined) return;
+    if (this.#major === major) return;
+    if (this.#major !== undefined) {
+      // One contract per store: Keyv 6's absolute expiries read as Keyv 5's TTLs would live ~56 years.
+      throw new InvalidArgumentError(
+        'store',
+        `adopted by Keyv ${this.#major}`,
+        `a TieredStore of its own for each Keyv major (this one speaks Keyv ${this.#major}'s contract)`,
+      );
+    }
     this.#major = major;
     if (major === 6) {
       this.#layout.mode = this.#keyLayout === 'keyv5' ? 'keyv6-compat' : 'keyv6';
@@ -266,7 +274,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       return this.#observed('get', 'breaker-open', t0, this.#serve('get', physical));
     }
     // The primary holds an older copy until reconciled: memory has this instance's newest.
-    if (this.#journal.size !== 0 && this.#journal.has(physical)) {
+    if (this.#journal.pending !== 0 && this.#journal.covers(physical)) {
       return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
     }
     // Before the read is sent: a category function that throws must not leave a read open.
@@ -323,7 +331,9 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#stats.shortCircuits++;
       return this.#serve('has', physical) !== undefined;
     }
-    if (this.#journal.size !== 0 && this.#journal.has(physical)) return this.#serve('has', physical) !== undefined;
+    if (this.#journal.pending !== 0 && this.#journal.covers(physical)) {
+      return this.#serve('has', physical) !== undefined;
+    }
     const found = await this.#calls.call('has', [physical], () => this.#primary.has(physical));
     return found === FAILED ? this.#serve('has', physical) !== undefined : found;
   }
@@ -624,7 +634,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const fromMemory: number[] = [];
     const usable = this.#calls.usable;
     if (!usable) this.#stats.shortCircuits++;
-    const journaled = this.#journal.size !== 0;
+    const journaled = this.#journal.pending !== 0;
     for (let i = 0; i < physical.length; i++) {
       const key = physical[i] as string;
       if (this.#memoryFirst) {
@@ -635,7 +645,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
           continue;
         }
       }
-      if (!usable || (journaled && this.#journal.has(key))) fromMemory.push(i);
+      if (!usable || (journaled && this.#journal.covers(key))) fromMemory.push(i);
       else ask.push(i);
     }
     if (fromMemory.length > 0) this.#serveBatch(operation, physical, fromMemory, answer);
