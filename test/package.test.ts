@@ -22,6 +22,15 @@ describe('the published entry points (run `npm run build` first; `npm test` does
     expect(run([join(process.cwd(), 'dist', 'cli.js'), '--version'])).toMatch(/^\d+\.\d+\.\d+/);
   });
 
+  it("ships one copy of each class: an error from an integration is an instance of the main entry point's class", () => {
+    const check =
+      "const { createDashboard } = X('keyv-failsafe/dashboard'); const { InvalidOptionError, TieredStoreError } = X('keyv-failsafe');" +
+      ' try { createDashboard({ observe() {} }, { historySeconds: -1 }) } catch (e) { console.log(e instanceof InvalidOptionError, e instanceof TieredStoreError) }';
+    expect(run(['-e', check.replaceAll('X(', 'require(')])).toBe('true true');
+    const esm = `const X = (m) => import(m); (async () => { const { createDashboard } = await X('keyv-failsafe/dashboard'); const { InvalidOptionError } = await X('keyv-failsafe'); try { createDashboard({ observe() {} }, { historySeconds: -1 }) } catch (e) { console.log(e instanceof InvalidOptionError) } })()`;
+    expect(run(['--input-type=module', '-e', esm])).toBe('true');
+  });
+
   it('loads with require', () => {
     const out = run([
       '-e',
