@@ -24,7 +24,7 @@ export type Operation =
 /** Payload of `primary:failure`: one failed primary call, counted once. */
 export interface PrimaryFailureEvent {
   readonly operation: Operation;
-  /** `E_PRIMARY_TIMEOUT`, `E_PRIMARY_UNAVAILABLE` or `E_PRIMARY_ERROR`, with the client's error as `cause`. */
+  /** A `PrimaryFailure`: `E_PRIMARY_TIMEOUT`, `E_PRIMARY_UNAVAILABLE` or `E_PRIMARY_COMMAND`, with the client's error as `cause`. */
   readonly error: PrimaryFailure;
   /** Physical keys involved, when the operation has any. */
   readonly keys: readonly string[];
