@@ -1,3 +1,6 @@
+// The Keyv surface of the store and its wiring. Over 400 lines because it is the whole Keyv adapter
+// contract (both majors), fourteen public methods with their documentation, each a short route
+// between the tiers; the work lives in the modules it wires (see docs/architecture.md).
 import { EventEmitter } from 'node:events';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
@@ -7,6 +10,7 @@ import { InvalidArgumentError, NamespaceRequiredError, PrimaryAuthError, quote }
 import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
 import { OutageJournal } from './journal.js';
 import { KeyLayout } from './key-layout.js';
+import { KEYV6_CAPABILITIES, ttlFromExpires } from './keyv-major.js';
 import { MemoryCopies } from './memory-copies.js';
 import { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 import { type KeyLayoutOption, type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
@@ -28,33 +32,6 @@ export interface TieredStoreEntry {
   expires?: number | undefined;
 }
 
-/**
- * What Keyv 6 reads to use the store as a native v6 adapter: `expires: true` declares the
- * absolute-expiry contract, so Keyv 6 does not wrap the store in its bridge.
- */
-const KEYV6_CAPABILITIES = Object.freeze({
-  compatible: true,
-  store: 'keyvStorage',
-  expires: true,
-  methods: Object.freeze(
-    Object.fromEntries(
-      [
-        'get',
-        'getMany',
-        'has',
-        'hasMany',
-        'set',
-        'setMany',
-        'delete',
-        'deleteMany',
-        'clear',
-        'disconnect',
-        'iterator',
-      ].map((name) => [name, Object.freeze({ exists: true, methodType: 'async' })]),
-    ),
-  ),
-} as const);
-
 /** The tier's options with the store's clock, unless they bring one; anything else is the tier's to refuse. */
 function withClock(fallback: unknown, clock: Clock): MemoryTierOptions {
   const plain =
@@ -71,9 +48,7 @@ function withClock(fallback: unknown, clock: Clock): MemoryTierOptions {
  *
  * This file is the Keyv surface and the wiring; the work is in `primary-calls.ts` (the one call
  * path), `memory-copies.ts` (what memory holds), `recovery.ts` (probe, restart, reconciliation) and
- * `key-layout.ts` (which keys are ours). Over 400 lines because it is the whole Keyv adapter
- * contract, fourteen public methods with their documentation, each a short route between the tiers:
- * split further, a reader would have to open several files to follow one call.
+ * `key-layout.ts` (which keys are ours), `keyv-major.ts` (what Keyv 6 differs in).
  *
  * @example
  * const keyv = new Keyv({ store: new TieredStore({ primary: 'redis://127.0.0.1:6379' }) });
@@ -732,12 +707,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   /** A `set` TTL argument in ms: as given under Keyv 5; from Keyv 6's absolute `expires`. */
   #ttlArgument(ttl: unknown, argument: string): number | undefined {
-    if (this.#major !== 6 || ttl === undefined || ttl === 0) return checkTtl(ttl, argument);
-    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) {
-      throw new InvalidArgumentError(argument, ttl, 'an expiry time in ms since the epoch (Keyv 6), or undefined');
-    }
-    // Keyv computed it from the wall clock; an expiry already past still writes, for the shortest time.
-    return checkTtl(Math.max(1, ttl - Date.now()), argument);
+    return this.#major === 6 ? ttlFromExpires(ttl, argument) : checkTtl(ttl, argument);
   }
 
   /** Explicit TTL wins; otherwise the key's category, if any. */
