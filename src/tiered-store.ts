@@ -257,14 +257,15 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
     const started = this.#clock.now();
     const ticket = this.#copies.guard.begin();
-    const read = await this.#calls.call('get', [physical], () => this.#primary.get(physical));
-    if (read === FAILED) {
+    let value: unknown;
+    try {
+      const read = await this.#calls.call('get', [physical], () => this.#primary.get(physical));
+      if (read === FAILED) return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+      value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+    } finally {
+      // After the fill: ending the read may forget the stamps it was checked against.
       this.#copies.guard.end();
-      return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
     }
-    const value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
-    // After the fill: ending the read may forget the stamps it was checked against.
-    this.#copies.guard.end();
     return this.#observed('get', 'primary', t0, value);
   }
 
@@ -280,19 +281,22 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       const started = this.#clock.now();
       const ticket = this.#copies.guard.begin();
       const asked = ask.map((i) => physical[i] as string);
-      const reads = await this.#calls.call('getMany', asked, () => this.#primary.getMany(asked), asked.length);
-      if (reads === FAILED) {
-        this.#serveBatch('getMany', physical, ask, (i, value) => {
-          results[i] = value;
-        });
-      } else {
-        for (const [j, i] of ask.entries()) {
-          const ttl = ttls?.[j];
-          const key = physical[i] as string;
-          results[i] = this.#copies.fromRead(key, reads[j], ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+      try {
+        const reads = await this.#calls.call('getMany', asked, () => this.#primary.getMany(asked), asked.length);
+        if (reads === FAILED) {
+          this.#serveBatch('getMany', physical, ask, (i, value) => {
+            results[i] = value;
+          });
+        } else {
+          for (const [j, i] of ask.entries()) {
+            const ttl = ttls?.[j];
+            const key = physical[i] as string;
+            results[i] = this.#copies.fromRead(key, reads[j], ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+          }
         }
+      } finally {
+        this.#copies.guard.end();
       }
-      this.#copies.guard.end();
     }
     return results;
   }
