@@ -3,13 +3,12 @@
 // warning, `npm ls --all` clean), and the README's one-line switch must work against a real
 // redis-server, the key landing where plain Keyv + @keyv/redis of that major puts it.
 //
-//   node scripts/pack-smoke.mjs [--node22 /path/to/node]   (run after `npm run build`; CI runs it)
+//   npx tsx scripts/pack-smoke.mjs [--node22 /path/to/node]   (after `npm run build`; CI runs it)
 //
 // Keyv 6 declares Node 22.19+: its project runs on --node22 when given (npm itself included), so
 // that an engine warning is not mistaken for a resolution problem. Needs the npm registry.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -31,46 +30,10 @@ function npmAll(node, args, cwd) {
   }
 }
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** True once something on `port` answers PING with PONG. */
-function pong(port) {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write('PING\r\n'));
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(200, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
-}
-
-async function startRedis() {
-  let port = await freePort();
-  while (port === 6379) port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 100; i++) {
-    if (await pong(port)) return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error('redis-server did not start');
-}
-
 const tarball = join(root, npm(process.execPath, ['pack', '--silent'], root).trim().split('\n').pop());
-const redis = await startRedis();
+// The shared harness's launcher (free port, never 6379, checked to be our own process).
+const { RedisServer } = await import('../harness/redis-server.ts');
+const redis = await RedisServer.start();
 const failures = [];
 try {
   for (const [major, node, expectedKey] of [
@@ -115,7 +78,7 @@ try {
     rmSync(dir, { recursive: true, force: true });
   }
 } finally {
-  redis.stop();
+  await redis.stop();
   rmSync(tarball, { force: true });
 }
 if (failures.length > 0) {
