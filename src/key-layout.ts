@@ -153,7 +153,7 @@ export class KeyLayout implements LayoutView {
 
   /** Every key of this namespace, for clear and iteration; `undefined` without a namespace. */
   get scope(): KeyScope | undefined {
-    return this.#owned === undefined ? undefined : { pattern: `${escapeGlob(this.#owned)}*`, owns: this.owns };
+    return this.#owned === undefined ? undefined : this.scopeOf(this.#owned);
   }
 
   /** The keys starting with an owned prefix recorded earlier (a journal overflow, a missed clear). */

@@ -57,15 +57,21 @@ export class PrimaryCalls {
   /**
    * Sends one call with its deadline (scaled by `size` for a batch): its result, or {@link FAILED}
    * once the failure has been counted, emitted and told to the breaker. Never rejects.
-   * @param keys physical keys involved, for the failure event.
+   * @param keys physical key(s) involved, for the failure event (one key is not wrapped in an array
+   * on every call: only a failure needs the list).
    */
-  async call<T>(operation: Operation, keys: readonly string[], send: () => Promise<T>, size = 1): Promise<T | Failed> {
+  async call<T>(
+    operation: Operation,
+    keys: string | readonly string[],
+    send: () => Promise<T>,
+    size = 1,
+  ): Promise<T | Failed> {
     try {
       const result = await this.#bound(operation, send(), size > 1 ? size * BATCH_MS_PER_KEY : 0);
       this.breaker.success();
       return result;
     } catch (error) {
-      this.failed(operation, error, keys);
+      this.failed(operation, error, typeof keys === 'string' ? [keys] : keys);
       return FAILED;
     }
   }

@@ -34,8 +34,9 @@ export interface TieredStoreEntry {
 
 /** The tier's options with the store's clock, unless they bring one; anything else is the tier's to refuse. */
 function withClock(fallback: unknown, clock: Clock): MemoryTierOptions {
-  const plain =
-    fallback !== null && typeof fallback === 'object' && Object.getPrototypeOf(fallback) === Object.prototype;
+  const proto = fallback !== null && typeof fallback === 'object' ? Object.getPrototypeOf(fallback) : undefined;
+  // As MemoryTier accepts them: a null-prototype object is plain too, and must get the clock.
+  const plain = proto === Object.prototype || proto === null;
   return (plain ? { clock, ...(fallback as MemoryTierOptions) } : fallback) as MemoryTierOptions;
 }
 
@@ -238,9 +239,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const physical = this.#layout.physicalKey(checkKey(key));
     if (this.#memoryFirst) {
-      // Inline rather than through MemoryCopies.fresh: this is the hottest path, a call layer shows.
-      const entry = this.#memory.get(physical);
-      if (entry !== undefined && this.#clock.now() - entry.refreshedAt < this.#memoryTtlMs) {
+      const entry = this.#copies.fresh(physical, this.#memoryTtlMs);
+      if (entry !== undefined) {
         this.#stats.memoryHits++;
         return this.#observed('get', 'memory', t0, entry.value);
       }
@@ -259,7 +259,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const ticket = this.#copies.guard.begin();
     let value: unknown;
     try {
-      const read = await this.#calls.call('get', [physical], () => this.#primary.get(physical));
+      const read = await this.#calls.call('get', physical, () => this.#primary.get(physical));
       if (read === FAILED) return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
       value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
     } finally {
@@ -314,7 +314,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     if (this.#journal.pending !== 0 && this.#journal.covers(physical)) {
       return this.#serve('has', physical) !== undefined;
     }
-    const found = await this.#calls.call('has', [physical], () => this.#primary.has(physical));
+    const found = await this.#calls.call('has', physical, () => this.#primary.has(physical));
     return found === FAILED ? this.#serve('has', physical) !== undefined : found;
   }
 
@@ -403,7 +403,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#stats.shortCircuits++;
       return this.#observed('set', 'breaker-open', t0, this.#missed([physical], 'set'));
     }
-    const sent = await this.#calls.call('set', [physical], () =>
+    const sent = await this.#calls.call('set', physical, () =>
       this.#primary.set(physical, prepared.raw, keyTtl?.ttlMs),
     );
     if (sent === FAILED) return this.#observed('set', 'fallback', t0, this.#missed([physical], 'set'));
@@ -453,7 +453,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#stats.shortCircuits++;
       return this.#observed('delete', 'breaker-open', t0, this.#missed([physical], 'delete') && inMemory);
     }
-    const deleted = await this.#calls.call('delete', [physical], () => this.#primary.delete(physical));
+    const deleted = await this.#calls.call('delete', physical, () => this.#primary.delete(physical));
     if (deleted === FAILED) {
       return this.#observed('delete', 'fallback', t0, this.#missed([physical], 'delete') && inMemory);
     }

@@ -194,6 +194,16 @@ describe('breaker, journal and reconciliation', () => {
   });
 });
 
+describe('the memory tier the store builds', () => {
+  it("runs on the store's clock, also from options given as a null-prototype object", async () => {
+    const h = setup({ fallback: Object.assign(Object.create(null) as object, { max: 10 }) });
+    expect(await h.store.set('ns:k', 'v', 1_000)).toBe(true);
+    expect(h.store.fallback.get('ns::ns:k')?.value).toBe('v');
+    h.clock.advance(1_000);
+    expect(h.store.fallback.get('ns::ns:k')).toBeUndefined();
+  });
+});
+
 describe('deadlines', () => {
   it('scale with the batch: a 10,000-entry setMany is not a timeout at 100 ms', async () => {
     const h = setup();
