@@ -1,5 +1,6 @@
 import { createClient } from '@redis/client';
 import type {
+  InvalidationListener,
   KeyScope,
   Primary,
   PrimaryConnectionState,
@@ -7,8 +8,10 @@ import type {
   PrimaryErrorKind,
   PrimaryRead,
   Step,
+  TrackingSupport,
 } from '../src/primary.js';
 import { envelopeTtl, isKeyvEnvelope } from './envelope.js';
+import { RedisTracking } from './redis-tracking.js';
 import { redactUrl } from './redis-url.js';
 
 /** How a primary built from a URL connects. Every value bounds a wait; none can be infinite. */
@@ -21,6 +24,8 @@ export interface RedisConnectOptions {
   readonly reconnectMaxDelayMs: number;
   /** `CLIENT SETNAME`, so an operator can find the store's connection in `CLIENT LIST`. */
   readonly clientName: string | undefined;
+  /** RESP3 with push messages, for the near-cache's invalidations (needs Redis 6 or later). */
+  readonly tracking?: boolean;
 }
 
 type RedisClient = ReturnType<typeof createClient>;
@@ -73,6 +78,10 @@ export function isServerReply(error: unknown): boolean {
 
 const authFailure = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 
+/** Deletes KEYS[1] only if it holds ARGV[1]: releasing a lock never deletes another holder's. */
+const DELETE_IF_EQUAL =
+  "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
 /** A call made while the client cannot send: the primary is unavailable, nothing was sent. */
 class NotConnectedError extends Error {
   override readonly name = 'NotConnectedError';
@@ -93,6 +102,7 @@ export function createFailFastClient(url: string, options: RedisConnectOptions):
   return createClient({
     url,
     disableOfflineQueue: true,
+    ...(options.tracking === true ? { RESP: 3, emitInvalidate: true } : {}),
     ...(options.clientName === undefined ? {} : { name: options.clientName }),
     socket: {
       connectTimeout: options.connectTimeoutMs,
@@ -130,6 +140,7 @@ export class RedisPrimary implements Primary {
   readonly #adapter: KeyvRedisLike | undefined;
   readonly #client: AnyRedisClient;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
+  readonly #tracking: RedisTracking;
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
   #state: PrimaryConnectionState | undefined;
   #closed = false;
@@ -149,6 +160,7 @@ export class RedisPrimary implements Primary {
     const adapter = isKeyvRedisLike(source) ? source : undefined;
     this.#adapter = adapter;
     this.#client = (adapter === undefined ? source : adapter.client) as AnyRedisClient;
+    this.#tracking = new RedisTracking(this.#client);
     this.separator = adapter?.keyPrefixSeparator ?? '::';
     this.initialNamespace = adapter?.namespace;
     this.safeName = redactUrl(String((this.#client as { options?: { url?: string } }).options?.url ?? 'redis'));
@@ -364,6 +376,38 @@ export class RedisPrimary implements Primary {
       const pttl = pttls[i] ?? -2;
       return value === null || pttl === -2 ? undefined : { value, ttlMs: remainingTtl(pttl) };
     });
+  }
+
+  trackingSupport(): TrackingSupport {
+    return this.#tracking.support();
+  }
+
+  track(prefix: string, listener: InvalidationListener): void {
+    this.#tracking.track(prefix, listener);
+  }
+
+  async heartbeat(): Promise<void> {
+    await this.#ready();
+    await this.#tracking.heartbeat();
+  }
+
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    return (await client.set(key, value, { condition: 'NX', expiration: { type: 'PX', value: ttlMs } })) === 'OK';
+  }
+
+  async deleteIfEqual(key: string, value: string): Promise<boolean> {
+    const client = this.#isReady() ? this.#client : await this.#ready();
+    return Number(await client.eval(DELETE_IF_EQUAL, { keys: [key], arguments: [value] })) === 1;
+  }
+
+  async loadedFromDisk(): Promise<boolean | undefined> {
+    const client = await this.#ready();
+    const info = String(await client.info('persistence'));
+    const loaded = /rdb_last_load_keys_loaded:(\d+)/.exec(info)?.[1];
+    // An AOF replays writes too; Redis before 7.0 does not say what it loaded: assume it did.
+    if (loaded === undefined || /aof_enabled:1/.test(info)) return undefined;
+    return Number(loaded) > 0;
   }
 
   async disconnect(): Promise<void> {

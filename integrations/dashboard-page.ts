@@ -120,6 +120,13 @@ function render(data) {
   text('overflows', int.format(data.journal.overflows));
   text('reconciled', plural(s.reconciled.keys, 'key') + ' in ' + plural(s.reconciled.runs, 'run'));
   text('restarts', int.format(s.restarts));
+  text('near-state', s.nearCache.state === undefined ? 'off (read policy)' : s.nearCache.state);
+  text('near-verified', int.format(s.nearCache.verifiedHits));
+  text('near-revalidations', int.format(s.nearCache.revalidations));
+  text('near-invalidations', int.format(s.nearCache.invalidations));
+  text('loader-calls', int.format(s.getOrSet.loaderCalls));
+  text('lock-waits', int.format(s.getOrSet.lockWaits));
+  text('loader-stale', int.format(s.getOrSet.staleServes));
 
   // A young dashboard shows its first minutes at a readable scale, not squeezed into the right edge.
   chart(points, Math.min(data.history.seconds, Math.max(60, Math.ceil(points.length / 60) * 60)), data.now);
@@ -262,6 +269,18 @@ const BODY = `
       <dt>Journal overflows</dt><dd id="overflows">&ndash;</dd>
       <dt>Reconciled</dt><dd id="reconciled">&ndash;</dd>
       <dt>Redis restarts seen</dt><dd id="restarts">&ndash;</dd>
+    </dl>
+  </section>
+  <section class="w6" aria-labelledby="near-h">
+    <h2 id="near-h">Near-cache and getOrSet</h2>
+    <dl class="facts">
+      <dt>Near-cache</dt><dd id="near-state" data-testid="near-state">&ndash;</dd>
+      <dt>Verified hits (no network call)</dt><dd id="near-verified">&ndash;</dd>
+      <dt>Revalidations</dt><dd id="near-revalidations">&ndash;</dd>
+      <dt>Invalidations received</dt><dd id="near-invalidations">&ndash;</dd>
+      <dt>Loader calls</dt><dd id="loader-calls">&ndash;</dd>
+      <dt>Lock waits</dt><dd id="lock-waits">&ndash;</dd>
+      <dt>Stale served on loader error</dt><dd id="loader-stale">&ndash;</dd>
     </dl>
   </section>
 </main>

@@ -45,6 +45,14 @@ export function registerOpenTelemetryMetrics(
   const evictions = counter('keyv_failsafe.memory.evictions', 'Memory entries dropped, by reason.');
   const reconciled = counter('keyv_failsafe.reconciled.keys', 'Keys reconciled with the primary after outages.');
   const restarts = counter('keyv_failsafe.primary.restarts', 'Primary restarts detected.');
+  const nearCache = counter(
+    'keyv_failsafe.near_cache.events',
+    'near-cache: verified hits, revalidations and invalidations received, by kind.',
+  );
+  const loads = counter('keyv_failsafe.get_or_set', 'getOrSet: loader calls, lock waits and stale serves, by kind.');
+  const nearCacheState = meter.createObservableGauge('keyv_failsafe.near_cache.state', {
+    description: 'near-cache: 1 for the current state (live, lost, unsupported).',
+  });
   const circuit = meter.createObservableGauge('keyv_failsafe.circuit.state', {
     description: 'The breaker state: 1 for the current one.',
   });
@@ -70,6 +78,9 @@ export function registerOpenTelemetryMetrics(
     evictions,
     reconciled,
     restarts,
+    nearCache,
+    loads,
+    nearCacheState,
     circuit,
     journal,
     entries,
@@ -94,6 +105,15 @@ export function registerOpenTelemetryMetrics(
     observe(evictions, store.fallback.expirations, { reason: 'expired' });
     observe(reconciled, s.reconciled.keys);
     observe(restarts, s.restarts);
+    observe(nearCache, s.nearCache.verifiedHits, { kind: 'verified_hit' });
+    observe(nearCache, s.nearCache.revalidations, { kind: 'revalidation' });
+    observe(nearCache, s.nearCache.invalidations, { kind: 'invalidation' });
+    observe(loads, s.getOrSet.loaderCalls, { kind: 'loader_call' });
+    observe(loads, s.getOrSet.lockWaits, { kind: 'lock_wait' });
+    observe(loads, s.getOrSet.staleServes, { kind: 'stale_serve' });
+    for (const state of ['live', 'lost', 'unsupported'] as const) {
+      observe(nearCacheState, s.nearCache.state === state ? 1 : 0, { state });
+    }
     for (const state of circuitStates) observe(circuit, s.circuit === state ? 1 : 0, { state });
     observe(journal, s.journal.size);
     observe(entries, store.fallback.size);

@@ -1,4 +1,11 @@
-import type { CircuitState, LatencyPath, ObservedOperation, TieredStore, TieredStoreStats } from 'keyv-failsafe';
+import type {
+  CircuitState,
+  LatencyPath,
+  NearCacheState,
+  ObservedOperation,
+  TieredStore,
+  TieredStoreStats,
+} from 'keyv-failsafe';
 import { Counter, Gauge, register as globalRegistry, Histogram, type Registry } from 'prom-client';
 
 /** Where and how a store's metrics are registered. */
@@ -17,6 +24,7 @@ const defaultBuckets = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 ];
 const circuitStates: readonly CircuitState[] = ['closed', 'open', 'half-open'];
+const nearCacheStates: readonly NearCacheState[] = ['live', 'lost', 'unsupported'];
 const observedOperations: readonly ObservedOperation[] = ['get', 'set', 'delete'];
 const latencyPaths: readonly LatencyPath[] = ['primary', 'memory', 'fallback', 'breaker-open'];
 
@@ -181,6 +189,28 @@ function createFamily(registry: Registry, prefix: string, buckets: readonly numb
     ['reconciliations_total', 'Completed reconciliations.', (s) => s.reconciled.runs],
     ['primary_restarts_total', 'Primary restarts detected (Redis run_id changed).', (s) => s.restarts],
     ['journal_overflows_total', 'Keys the outage journal could not record.', (s) => s.journal.overflows],
+    [
+      'near_cache_verified_hits_total',
+      'near-cache: reads answered by a verified copy, without a network call.',
+      (s) => s.nearCache.verifiedHits,
+    ],
+    [
+      'near_cache_revalidations_total',
+      'near-cache: reads that found an unverified copy and asked the primary again.',
+      (s) => s.nearCache.revalidations,
+    ],
+    [
+      'near_cache_invalidations_total',
+      'near-cache: invalidations Redis reported (changes by anyone else, expiry, eviction, FLUSHDB).',
+      (s) => s.nearCache.invalidations,
+    ],
+    ['loader_calls_total', 'getOrSet: loader calls made by this process.', (s) => s.getOrSet.loaderCalls],
+    ['lock_waits_total', "getOrSet: callers that waited for another instance's load.", (s) => s.getOrSet.lockWaits],
+    [
+      'loader_stale_serves_total',
+      'getOrSet: stale copies served because the loader failed.',
+      (s) => s.getOrSet.staleServes,
+    ],
   ];
   for (const [suffix, help, read] of simple) mirrored(suffix, help, [], (store) => [[{}, read(store.stats())]]);
   mirrored('memory_evictions_total', 'Memory entries dropped, by reason.', ['reason'], (store) => [
@@ -189,6 +219,9 @@ function createFamily(registry: Registry, prefix: string, buckets: readonly numb
   ]);
   gauge('circuit_state', 'The breaker state: 1 for the current one.', ['state'], (store) =>
     circuitStates.map((state) => [{ state }, store.circuitState === state ? 1 : 0]),
+  );
+  gauge('near_cache_state', 'near-cache: 1 for the current state (live, lost, unsupported).', ['state'], (store) =>
+    nearCacheStates.map((state) => [{ state }, store.nearCacheState === state ? 1 : 0]),
   );
   gauge('journal_keys', 'Keys awaiting reconciliation with the primary.', [], (store) => [
     [{}, store.stats().journal.size],

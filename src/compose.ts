@@ -37,7 +37,8 @@ function fromUrl(url: string, resolved: ResolvedOptions): Primary {
   if (!check.ok) throw new InvalidOptionError('primary', redactUrl(url), check.problem);
   let client: ReturnType<typeof createFailFastClient>;
   try {
-    client = createFailFastClient(check.url, resolved);
+    // The near-cache's invalidations arrive as RESP3 push messages on the command connection.
+    client = createFailFastClient(check.url, { ...resolved, tracking: resolved.readPolicy === 'near-cache' });
   } catch {
     // Deliberately without `cause`: the client's error may quote the URL, password included.
     throw new InvalidOptionError('primary', redactUrl(url), 'a URL node-redis accepts');

@@ -1,5 +1,6 @@
 import type { CircuitState, TransitionReason } from './circuit-breaker.js';
 import type { PrimaryFailure } from './errors.js';
+import type { NearCacheStateEvent } from './near-cache.js';
 import type { PrimaryConnectionState } from './primary.js';
 import type { ReconcileReport } from './reconciler.js';
 import type { WarmProgressEvent } from './warm.js';
@@ -19,7 +20,8 @@ export type Operation =
   | 'disconnect'
   | 'probe'
   | 'reconcile'
-  | 'warm';
+  | 'warm'
+  | 'lock';
 
 /** Payload of `primary:failure`: one failed primary call, counted once. */
 export interface PrimaryFailureEvent {
@@ -60,6 +62,12 @@ export interface PrimaryRestartEvent {
   readonly namespaces: number;
 }
 
+/** Payload of `restart:recovered`. */
+export interface RestartRecoveredEvent {
+  readonly serverId: string;
+  readonly namespace: string;
+}
+
 /**
  * The store's events, `domain:verb`. The store never emits `error`: an outage is absorbed, counted
  * and reported through these, so an application without listeners cannot be crashed by one.
@@ -72,6 +80,13 @@ export interface TieredStoreEvents {
   'circuit:state': [CircuitStateEvent];
   'reconcile:done': [ReconcileReport];
   'warm:progress': [WarmProgressEvent];
+  /**
+   * After a restart from disk (`restartRecovery: 'namespace'`): this instance was the first to see
+   * the new process and deleted the namespace's keys (`namespace` is its physical prefix).
+   */
+  'restart:recovered': [RestartRecoveredEvent];
+  /** `readPolicy: 'near-cache'`: verification became live, was lost, or is not available (then `memory-first`). */
+  'near-cache:state': [NearCacheStateEvent];
   /** Declared because Keyv subscribes to it; never emitted by the store. */
   error: [unknown];
 }

@@ -26,14 +26,18 @@ export type {
   StoreObserver,
   TieredStoreEvents,
 } from './events.js';
+export type { GetOrSetOptions, Loader } from './get-or-set.js';
 export { ENTRY_OVERHEAD_BYTES, type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
+export type { NearCacheState, NearCacheStateEvent } from './near-cache.js';
 export {
   DEFAULT_OPERATION_TIMEOUT_MS,
   type KeyLayoutOption,
   type ReadPolicy,
+  type RestartRecovery,
   type TieredStoreOptions,
 } from './options.js';
 export type {
+  InvalidationListener,
   KeyScope,
   LayoutView,
   Primary,
@@ -42,6 +46,7 @@ export type {
   PrimaryErrorKind,
   PrimaryRead,
   Step,
+  TrackingSupport,
 } from './primary.js';
 export type { ReconcileMode, ReconcileReport } from './reconciler.js';
 export type { TieredStoreStats } from './stats.js';

@@ -2,6 +2,7 @@ import type { Clock } from './clock.js';
 import type { Codec } from './codec.js';
 import { InvalidArgumentError } from './errors.js';
 import type { MemoryEntry, MemoryTier } from './memory-tier.js';
+import type { NearCache } from './near-cache.js';
 import type { PrimaryRead } from './primary.js';
 import type { ReadGuard } from './read-guard.js';
 import type { Stats } from './stats.js';
@@ -26,6 +27,8 @@ export class MemoryCopies {
   readonly #codec: Codec | undefined;
   readonly #stats: Stats;
   readonly #graceEnabled: boolean;
+  /** With `readPolicy: 'near-cache'` (and a primary that reports invalidations). */
+  near: NearCache | undefined;
 
   constructor(
     memory: MemoryTier,
@@ -80,11 +83,14 @@ export class MemoryCopies {
     return { raw: encoded, copy, sizeHint: encoded.length };
   }
 
-  /** This instance writes `key` now: memory gets the copy at once. */
-  write(key: string, prepared: PreparedValue, keyTtl: KeyTtl | undefined, now: number): void {
+  /**
+   * This instance writes `key` now: memory gets the copy at once. Returns it, for the near-cache to
+   * verify once the primary has taken the write.
+   */
+  write(key: string, prepared: PreparedValue, keyTtl: KeyTtl | undefined, now: number): MemoryEntry | undefined {
     this.guard.stamp(key);
     const expiresAt = keyTtl === undefined ? Number.POSITIVE_INFINITY : now + keyTtl.ttlMs;
-    this.memory.set(key, prepared.copy, expiresAt, expiresAt + (keyTtl?.staleMs ?? 0), prepared.sizeHint);
+    return this.memory.set(key, prepared.copy, expiresAt, expiresAt + (keyTtl?.staleMs ?? 0), prepared.sizeHint);
   }
 
   /** This instance deletes `key` now; true when memory held a live copy. */
@@ -104,6 +110,7 @@ export class MemoryCopies {
    * primary's remaining TTL, a miss drops the copy (the primary is the truth), unless a newer
    * local write owns the key. Returns the value for the caller.
    * @param staleMs the key's stale-if-error grace; `categorised`, whether a category covers it.
+   * @param token the near-cache's token when the read was sent: the copy is verified with it.
    */
   fromRead(
     key: string,
@@ -112,6 +119,7 @@ export class MemoryCopies {
     started: number,
     staleMs: number,
     categorised: boolean,
+    token?: object,
   ): unknown {
     const verdict = this.guard.verdict(key, ticket);
     if (read === undefined) {
@@ -133,12 +141,14 @@ export class MemoryCopies {
     if (fetchTtl === undefined || (read.untimedEnvelope === true && !categorised)) {
       // Known TTL, or Keyv's envelope without one on a key no category gives one: it never expires.
       const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
-      this.memory.refresh(key, value, expiresAt, expiresAt + grace, sizeHint);
+      const entry = this.memory.refresh(key, value, expiresAt, expiresAt + grace, sizeHint);
+      if (token !== undefined) this.near?.verify(key, entry, token);
       return value;
     }
     // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
     // the copy unservable until it answers.
     const entry = this.memory.set(key, value, undefined, undefined, sizeHint);
+    if (token !== undefined) this.near?.verify(key, entry, token);
     if (entry !== undefined) {
       fetchTtl().then(
         (ttlMs) => {

@@ -42,6 +42,8 @@ export interface MemoryEntry {
   readonly refreshedAt: number;
   /** True until the primary has said how long the copy lives: it is kept but never served. */
   readonly ttlPending: boolean;
+  /** The near-cache's epoch token when the copy is verified (see `src/near-cache.ts`), else `undefined`. */
+  readonly verifiedBy: object | undefined;
 }
 
 /** The tier's own view of an entry: expiry and refresh time move when the primary confirms it. */
@@ -50,6 +52,7 @@ interface StoredEntry extends MemoryEntry {
   staleUntil: number;
   refreshedAt: number;
   ttlPending: boolean;
+  verifiedBy: object | undefined;
 }
 
 /**
@@ -210,6 +213,7 @@ export class MemoryTier {
       staleUntil: pending ? now : (staleUntil as number),
       refreshedAt: now,
       ttlPending: pending,
+      verifiedBy: undefined,
     };
     if (this.#sizeOf === undefined) {
       this.#lru.set(key, entry);
@@ -234,15 +238,29 @@ export class MemoryTier {
    * replacing a retained one, which keeps garbage out of the old generation on the Redis path);
    * otherwise it is stored as by {@link set}.
    */
-  refresh(key: string, value: unknown, expiresAt: number, staleUntil = expiresAt, sizeHint?: number): void {
+  refresh(
+    key: string,
+    value: unknown,
+    expiresAt: number,
+    staleUntil = expiresAt,
+    sizeHint?: number,
+  ): MemoryEntry | undefined {
     const stored = this.#lru.get(key);
     if (stored === undefined || stored.ttlPending || stored.value !== value) {
-      this.set(key, value, expiresAt, staleUntil, sizeHint);
-      return;
+      return this.set(key, value, expiresAt, staleUntil, sizeHint);
     }
     stored.expiresAt = expiresAt;
     stored.staleUntil = staleUntil;
     stored.refreshedAt = this.#clock.now();
+    // Confirmed by this read, verified again only if the read qualifies.
+    stored.verifiedBy = undefined;
+    return stored;
+  }
+
+  /** Marks a copy verified by the near-cache's `token`, unless a newer copy replaced it meanwhile. */
+  verify(key: string, entry: MemoryEntry, token: object): void {
+    const stored = this.#lru.peek(key);
+    if (stored === entry) stored.verifiedBy = token;
   }
 
   /** Gives a copy stored with a pending TTL its expiry, unless a newer copy replaced it meanwhile. */

@@ -9,7 +9,13 @@ import type { ReconcileMode } from './reconciler.js';
 import type { TtlCategoryOptions } from './ttl-categories.js';
 
 /** Where reads go first. */
-export type ReadPolicy = 'primary-first' | 'memory-first';
+export type ReadPolicy = 'primary-first' | 'memory-first' | 'near-cache';
+
+/**
+ * What the store does when the primary turns out to be a new process that loaded data from disk
+ * (an RDB snapshot or an AOF), which may hold values older than writes it acknowledged before.
+ */
+export type RestartRecovery = 'namespace' | 'own-writes';
 
 /**
  * The key layout in Redis: `native`, the layout of the Keyv major driving the store (Keyv 5:
@@ -33,10 +39,31 @@ export interface TieredStoreOptions<C extends string = string> {
   readonly fallback?: MemoryTierOptions | MemoryTier;
   /**
    * `primary-first` asks the primary on every read; `memory-first` answers from a memory copy
-   * confirmed within `memoryTtlMs` without a network call.
+   * confirmed within `memoryTtlMs` without a network call; `near-cache` answers from a memory copy
+   * without a network call for as long as Redis has not reported a change to it (RESP3 client
+   * tracking; Redis 6 or later, a URL primary), and behaves as `memory-first` where the primary
+   * cannot report changes (the `near-cache:state` event says why).
    * @default 'primary-first'
    */
   readonly readPolicy?: ReadPolicy;
+  /**
+   * With `near-cache`: the silent-partition bound. A memory copy answers without a network call only
+   * while the server has answered a heartbeat sent within this many ms (one is sent every third of
+   * it); past it, every copy must be revalidated. The longest a copy can be served stale while its
+   * connection looks open but delivers nothing (a black hole, a frozen proxy).
+   * @default 300
+   */
+  readonly nearCacheLeaseMs?: number;
+  /**
+   * After the primary restarted from disk (see {@link RestartRecovery}): `namespace` (the first
+   * instance to see the new process deletes this namespace's keys, leaving a marker so the others do
+   * not repeat it: a cold namespace, and no instance reads a value older than one acknowledged before
+   * the restart); `own-writes` (each instance reconciles only the keys it wrote recently: cheaper,
+   * but another instance's keys may come back snapshot-old). A restart that loaded nothing costs
+   * nothing either way.
+   * @default 'namespace'
+   */
+  readonly restartRecovery?: RestartRecovery;
   /**
    * With `memory-first`: how long a memory copy answers without asking the primary, which is how
    * stale a read can be when another instance changed the key.
@@ -116,6 +143,8 @@ export interface TieredStoreOptions<C extends string = string> {
 export interface ResolvedOptions {
   readonly readPolicy: ReadPolicy;
   readonly memoryTtlMs: number;
+  readonly nearCacheLeaseMs: number;
+  readonly restartRecovery: RestartRecovery;
   readonly operationTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly reconnectMinDelayMs: number;
@@ -155,6 +184,13 @@ function duration(value: unknown, option: string, fallback: number): number {
   return positive(value, option, fallback, MAX_TIMER_MS);
 }
 
+/** At least 3 ms: a heartbeat every third of the lease must be a timer of at least 1 ms. */
+function leaseMs(value: unknown): number {
+  const lease = duration(value, 'nearCacheLeaseMs', 300);
+  if (lease < 3) throw new InvalidOptionError('nearCacheLeaseMs', lease, 'at least 3 (ms)');
+  return lease;
+}
+
 function boolean(value: unknown, option: string, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new InvalidOptionError(option, value, 'true or false');
@@ -167,6 +203,8 @@ const optionNames = {
   fallback: true,
   readPolicy: true,
   memoryTtlMs: true,
+  nearCacheLeaseMs: true,
+  restartRecovery: true,
   operationTimeoutMs: true,
   connectTimeoutMs: true,
   reconnectMinDelayMs: true,
@@ -198,8 +236,12 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
     }
   }
   const readPolicy = options.readPolicy ?? 'primary-first';
-  if (readPolicy !== 'primary-first' && readPolicy !== 'memory-first') {
-    throw new InvalidOptionError('readPolicy', readPolicy, "'primary-first' or 'memory-first'");
+  if (readPolicy !== 'primary-first' && readPolicy !== 'memory-first' && readPolicy !== 'near-cache') {
+    throw new InvalidOptionError('readPolicy', readPolicy, "'primary-first', 'memory-first' or 'near-cache'");
+  }
+  const restartRecovery = options.restartRecovery ?? 'namespace';
+  if (restartRecovery !== 'namespace' && restartRecovery !== 'own-writes') {
+    throw new InvalidOptionError('restartRecovery', restartRecovery, "'namespace' or 'own-writes'");
   }
   const reconnectMinDelayMs = duration(options.reconnectMinDelayMs, 'reconnectMinDelayMs', 50);
   const reconnectMaxDelayMs = duration(options.reconnectMaxDelayMs, 'reconnectMaxDelayMs', 150);
@@ -240,6 +282,8 @@ export function resolveOptions(options: TieredStoreOptions<string>): ResolvedOpt
   return {
     readPolicy,
     memoryTtlMs: positive(options.memoryTtlMs, 'memoryTtlMs', 1_000),
+    nearCacheLeaseMs: leaseMs(options.nearCacheLeaseMs),
+    restartRecovery,
     operationTimeoutMs: duration(options.operationTimeoutMs, 'operationTimeoutMs', DEFAULT_OPERATION_TIMEOUT_MS),
     connectTimeoutMs: duration(options.connectTimeoutMs, 'connectTimeoutMs', 1_000),
     reconnectMinDelayMs,

@@ -64,6 +64,24 @@ export interface LayoutView {
   physicalKey(storeKey: string): string;
 }
 
+/**
+ * What a primary reports to the near-cache (`readPolicy: 'near-cache'`): changes to keys under the
+ * tracked prefix made by any other connection, in the order the server made them, on the connection
+ * the store's own commands use (so they are ordered with the replies).
+ */
+export interface InvalidationListener {
+  /** This physical key changed (written, deleted, expired, evicted); `null`: every key (FLUSHDB). */
+  invalidated(key: string | null): void;
+  /**
+   * Tracking is armed on the current connection (`true`: every later change will be reported) or
+   * lost (`false`: the connection went away, or the server refused tracking, with `reason`).
+   */
+  tracking(armed: boolean, reason: string): void;
+}
+
+/** Whether the primary can report invalidations, and if not, why. */
+export type TrackingSupport = { readonly supported: true } | { readonly supported: false; readonly reason: string };
+
 export interface Primary {
   /** Keyv's iterator wiring needs a known dialect such as `redis`. */
   readonly dialect: string | undefined;
@@ -112,6 +130,30 @@ export interface Primary {
    * (a peer that vanished without a reset), which no socket event will ever report.
    */
   reconnect?(): void;
+  /**
+   * Whether {@link track} can work with this primary as it is configured (a Redis connection in
+   * RESP3 that receives push messages). Optional: a primary without it has no near-cache.
+   */
+  trackingSupport?(): TrackingSupport;
+  /**
+   * Reports changes to keys starting with `prefix` to `listener`, re-armed on every new connection;
+   * called again with another prefix (a namespace change), replaces the previous one.
+   */
+  track?(prefix: string, listener: InvalidationListener): void;
+  /**
+   * One round trip on the tracking connection (`PING`): when it resolves, every change the server
+   * made before it received the ping has been reported.
+   */
+  heartbeat?(): Promise<void>;
+  /** `SET key value NX PX ttlMs`: true when this call created the key (a lock, a marker). */
+  setIfAbsent?(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Deletes `key` only if it still holds `value` (releases a lock this instance took). */
+  deleteIfEqual?(key: string, value: string): Promise<boolean>;
+  /**
+   * Whether the server, since it started, loaded data from disk (an RDB snapshot or an AOF): then it
+   * may hold values older than writes it acknowledged before it restarted. `undefined`: cannot tell.
+   */
+  loadedFromDisk?(): Promise<boolean | undefined>;
   disconnect(): Promise<void>;
   /** Called by the primary when its connection goes up or down. */
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;

@@ -5,6 +5,7 @@ import type { PrimaryRestartEvent } from './events.js';
 import type { OutageJournal } from './journal.js';
 import type { KeyLayout } from './key-layout.js';
 import type { MemoryTier } from './memory-tier.js';
+import type { RestartRecovery } from './options.js';
 import type { Primary } from './primary.js';
 import type { PrimaryCalls } from './primary-calls.js';
 import type { RecentWrites } from './recent-writes.js';
@@ -28,6 +29,17 @@ const PROBE_TIMEOUTS_BEFORE_RECONNECT = 3;
  */
 export const RECONCILE_COALESCE_MS = 20;
 
+/**
+ * The marker of a namespace recovered after a restart from disk: `keyv-failsafe:recovered:<run_id>:
+ * <owned prefix>`, outside every namespace, created only with NX. Its TTL bounds how long a holder
+ * that crashed mid-recovery delays the others (they take over once it expires); after `done` it
+ * is kept for a day so that instances that come back later do not repeat the recovery.
+ */
+const MARKER_PREFIX = 'keyv-failsafe:recovered:';
+const MARKER_WORKING_TTL_MS = 30_000;
+const MARKER_DONE_TTL_MS = 24 * 60 * 60 * 1000;
+const MARKER_DONE = 'done';
+
 /** What recovery needs from the store. */
 export interface RecoveryParts {
   readonly primary: Primary;
@@ -39,9 +51,12 @@ export interface RecoveryParts {
   readonly clock: Clock;
   readonly stats: Stats;
   readonly mode: ReconcileMode;
+  readonly restartRecovery: RestartRecovery;
   readonly retryMs: number;
   readonly encode: ((value: unknown) => unknown) | undefined;
   readonly onRestart: (event: PrimaryRestartEvent) => void;
+  /** This instance deleted the namespace's keys after a restart from disk (it was first). */
+  readonly onNamespaceRecovered: (event: { serverId: string; namespace: string }) => void;
   readonly onReconciled: (report: ReconcileReport) => void;
 }
 
@@ -62,6 +77,8 @@ export class Recovery {
   #timerAt = 0;
   #probeTimeouts = 0;
   #closed = false;
+  /** A restart from disk whose namespace recovery is not done yet: the breaker stays open until it is. */
+  #recovering: { serverId: string; prefix: string } | undefined;
 
   constructor(parts: RecoveryParts) {
     this.#parts = parts;
@@ -103,6 +120,15 @@ export class Recovery {
       return false;
     }
     this.#probeTimeouts = 0;
+    if (this.#recovering !== undefined) {
+      try {
+        if (!(await this.#recoverNamespace(this.#recovering))) return false;
+        this.#recovering = undefined;
+      } catch (error) {
+        calls.failed('reconcile', error, []);
+        return false;
+      }
+    }
     for (let round = 0; round < PROBE_RECONCILE_ROUNDS && journal.pending > 0; round++) {
       if (!(await this.run())) return journal.pending === 0;
     }
@@ -112,15 +138,64 @@ export class Recovery {
     return true;
   }
 
-  /** The primary is a new process that may hold older copies of what we wrote: reconcile those. */
+  /**
+   * The primary is a new process that may hold older copies of what was written before. With
+   * `restartRecovery: 'namespace'` and a namespace, the whole namespace is recovered (see
+   * {@link #recoverNamespace}) before the breaker closes; otherwise (or as well, for what this
+   * instance wrote that a recovered namespace does not cover) the keys it wrote recently are
+   * reconciled.
+   */
   #restarted(serverId: string): void {
-    const { recent, journal, clock, stats, onRestart, layout } = this.#parts;
+    const { recent, journal, clock, stats, onRestart, layout, restartRecovery } = this.#parts;
     const { keys, prefixes } = recent.drain();
+    const prefix = layout.ownedPrefix;
+    const whole = restartRecovery === 'namespace' && prefix !== undefined;
+    if (whole) this.#recovering = { serverId, prefix };
     const at = clock.now();
-    for (const key of keys) journal.record(key, 'set', at, layout.ownedPrefix);
-    for (const prefix of prefixes) journal.recordPrefix(prefix);
+    let journaled = 0;
+    for (const key of keys) {
+      // Keys of the recovered namespace are deleted with it; rewriting them from here (replay)
+      // could put back a value older than another instance's newer write.
+      if (whole && key.startsWith(prefix)) continue;
+      journal.record(key, 'set', at, prefix);
+      journaled++;
+    }
+    for (const other of prefixes) if (!(whole && other === prefix)) journal.recordPrefix(other);
     stats.restarts++;
-    onRestart({ serverId, keys: keys.length, namespaces: prefixes.length });
+    onRestart({ serverId, keys: journaled, namespaces: prefixes.length });
+  }
+
+  /**
+   * Fleet-wide recovery after a restart from disk: the first instance to see the new process (it
+   * wins a `SET NX` marker) deletes every key of the namespace the store can prove it owns, then
+   * marks the marker done; the others wait for that (their breaker stays open: memory answers)
+   * instead of repeating it. A restart that loaded nothing needs nothing. Resolves whether the
+   * namespace is recovered (`false`: another instance is still at it; probe again later).
+   */
+  async #recoverNamespace({ serverId, prefix }: { serverId: string; prefix: string }): Promise<boolean> {
+    const { primary, calls, layout, onNamespaceRecovered } = this.#parts;
+    const step = calls.step;
+    if (primary.loadedFromDisk !== undefined) {
+      const loaded = await step('reconcile', primary.loadedFromDisk());
+      if (loaded === false) return true;
+    }
+    if (primary.setIfAbsent === undefined) {
+      // No marker possible (a Keyv store primary): each instance recovers the namespace itself.
+      await primary.clear(layout.scopeOf(prefix), step);
+      onNamespaceRecovered({ serverId, namespace: prefix });
+      return true;
+    }
+    const marker = `${MARKER_PREFIX}${serverId}:${prefix}`;
+    const token = `working:${Math.random().toString(36).slice(2)}`;
+    if (await step('reconcile', primary.setIfAbsent(marker, token, MARKER_WORKING_TTL_MS))) {
+      await primary.clear(layout.scopeOf(prefix), step);
+      // The marker is ours (we created it): mark it done for the instances waiting on it.
+      await step('reconcile', primary.set(marker, MARKER_DONE, MARKER_DONE_TTL_MS));
+      onNamespaceRecovered({ serverId, namespace: prefix });
+      return true;
+    }
+    const read = await step('reconcile', primary.get(marker));
+    return read !== undefined && read.value === MARKER_DONE;
   }
 
   /** One reconciliation at a time; resolves whether it completed. */

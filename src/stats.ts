@@ -1,6 +1,7 @@
 import type { CircuitState } from './circuit-breaker.js';
 import type { OutageJournal } from './journal.js';
 import type { MemoryTier } from './memory-tier.js';
+import type { NearCacheState } from './near-cache.js';
 
 /** A snapshot of the store's counters since construction. */
 export interface TieredStoreStats {
@@ -32,6 +33,18 @@ export interface TieredStoreStats {
   readonly restarts: number;
   /** The breaker's state now. */
   readonly circuit: CircuitState;
+  /** `readPolicy: 'near-cache'`: its state now (`undefined` under another policy) and its counters. */
+  readonly nearCache: {
+    readonly state: NearCacheState | undefined;
+    /** Reads answered by a verified copy, without a network call (included in `hits.memory`). */
+    readonly verifiedHits: number;
+    /** Reads that found a copy that was no longer verified, and asked the primary again. */
+    readonly revalidations: number;
+    /** Invalidations Redis reported (keys changed by anyone else, expiry, eviction, FLUSHDB). */
+    readonly invalidations: number;
+  };
+  /** `getOrSet`: loader calls made by this process, and callers that waited for another instance's load. */
+  readonly getOrSet: { readonly loaderCalls: number; readonly lockWaits: number; readonly staleServes: number };
 }
 
 /**
@@ -52,6 +65,12 @@ export class Stats {
   reconciledKeys = 0;
   reconciliations = 0;
   restarts = 0;
+  verifiedHits = 0;
+  revalidations = 0;
+  invalidations = 0;
+  loaderCalls = 0;
+  lockWaits = 0;
+  loaderStaleServes = 0;
 }
 
 /** The public snapshot of the counters, with what the memory tier and the journal count themselves. @internal */
@@ -60,6 +79,7 @@ export function snapshot(
   memory: MemoryTier,
   journal: OutageJournal,
   circuit: CircuitState,
+  nearCache: NearCacheState | undefined,
 ): TieredStoreStats {
   return {
     hits: { primary: s.primaryHits, memory: s.memoryHits },
@@ -76,5 +96,12 @@ export function snapshot(
     reconciled: { keys: s.reconciledKeys, runs: s.reconciliations },
     restarts: s.restarts,
     circuit,
+    nearCache: {
+      state: nearCache,
+      verifiedHits: s.verifiedHits,
+      revalidations: s.revalidations,
+      invalidations: s.invalidations,
+    },
+    getOrSet: { loaderCalls: s.loaderCalls, lockWaits: s.lockWaits, staleServes: s.loaderStaleServes },
   };
 }

@@ -8,11 +8,13 @@ import { type Codec, keyvCodec } from './codec.js';
 import { createPrimary } from './compose.js';
 import { InvalidArgumentError, NamespaceRequiredError, PrimaryAuthError, quote } from './errors.js';
 import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
+import { type GetOrSetOptions, type Loader, Loads } from './get-or-set.js';
 import { OutageJournal } from './journal.js';
 import { KeyLayout } from './key-layout.js';
 import { KEYV6_CAPABILITIES, ttlFromExpires } from './keyv-major.js';
 import { MemoryCopies } from './memory-copies.js';
-import { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
+import { type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
+import { NearCache, type NearCacheState } from './near-cache.js';
 import { type KeyLayoutOption, type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary } from './primary.js';
 import { FAILED, PrimaryCalls } from './primary-calls.js';
@@ -72,7 +74,13 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   readonly #breaker: CircuitBreaker;
   readonly #stats = new Stats();
   readonly #clock: Clock;
-  readonly #memoryFirst: boolean;
+  readonly #loads: Loads;
+  /** `memory-first`, or `near-cache` where the primary cannot report invalidations. */
+  #memoryFirst: boolean;
+  /** `near-cache` with a primary that reports invalidations; dropped if the server refuses tracking. */
+  #near: NearCache | undefined;
+  /** The near-cache's state, kept when it is dropped (`unsupported`). */
+  #nearState: NearCacheState | undefined;
   readonly #memoryTtlMs: number;
   readonly #fallbackWritesSucceed: boolean;
   /** Set with `serialization: 'store'`: values are encoded for the primary, frozen objects in memory. */
@@ -128,9 +136,11 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       clock: this.#clock,
       stats: this.#stats,
       mode: resolved.reconcile,
+      restartRecovery: resolved.restartRecovery,
       retryMs: resolved.breaker.cooldownMs,
       encode: this.#codec?.encode,
       onRestart: (event) => this.emit('primary:restart', event),
+      onNamespaceRecovered: (event) => this.emit('restart:recovered', event),
       onReconciled: (report) => this.emit('reconcile:done', report),
     });
     this.#breaker = new CircuitBreaker(
@@ -145,6 +155,20 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#calls.breaker = this.#breaker;
     this.#recovery.breaker = this.#breaker;
     this.#primary.onConnectionChange = (state, error) => this.#connectionChanged(state, error);
+    if (resolved.readPolicy === 'near-cache') this.#startNearCache(resolved.nearCacheLeaseMs);
+    this.#loads = new Loads({
+      layout: this.#layout,
+      memory: this.#memory,
+      primary: this.#primary,
+      calls: this.#calls,
+      clock: this.#clock,
+      stats: this.#stats,
+      objects: this.#codec !== undefined,
+      major: () => this.#major,
+      get: (storeKey) => this.get(storeKey),
+      set: (storeKey, value, ttl) => this.set(storeKey, value, ttl),
+      categoryOf: (storeKey) => this.#categoryOf(storeKey),
+    });
     this.#keyLayout = resolved.keyLayout;
     this.#opts = {
       dialect: this.#primary.dialect ?? 'tiered',
@@ -199,6 +223,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     if (major === 6) {
       this.#layout.mode = this.#keyLayout === 'keyv5' ? 'keyv6-compat' : 'keyv6';
       this.#primary.useLayout?.(this.#layout);
+      this.#near?.start(this.#layout.ownedPrefix ?? '');
     }
   }
 
@@ -211,11 +236,21 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     if (value !== undefined) checkKey(value, 'namespace');
     this.#layout.namespace = value;
     this.#primary.useLayout?.(this.#layout);
+    this.#near?.start(this.#layout.ownedPrefix ?? '');
   }
 
   /** The in-process tier, e.g. to share it with another store. */
   get fallback(): MemoryTier {
     return this.#memory;
+  }
+
+  /**
+   * With `readPolicy: 'near-cache'`: `live` (verified copies answer without a network call), `lost`
+   * (none verified: reads ask the primary), `unsupported` (the store behaves as `memory-first`);
+   * `undefined` under another policy, and until the first connection.
+   */
+  get nearCacheState(): NearCacheState | undefined {
+    return this.#nearState;
   }
 
   /** `closed` (calls reach the primary), `open` (memory answers everything) or `half-open` (probing). */
@@ -230,7 +265,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   /** Counters since construction. */
   stats(): TieredStoreStats {
-    return snapshot(this.#stats, this.#memory, this.#journal, this.#breaker.state);
+    return snapshot(this.#stats, this.#memory, this.#journal, this.#breaker.state, this.#nearState);
   }
 
   // ---- reads ---------------------------------------------------------------------------------
@@ -238,8 +273,9 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async get(key: string): Promise<unknown> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const physical = this.#layout.physicalKey(checkKey(key));
-    if (this.#memoryFirst) {
-      const entry = this.#copies.fresh(physical, this.#memoryTtlMs);
+    const near = this.#near;
+    if (near !== undefined || this.#memoryFirst) {
+      const entry = near === undefined ? this.#copies.fresh(physical, this.#memoryTtlMs) : near.lookup(physical);
       if (entry !== undefined) {
         this.#stats.memoryHits++;
         return this.#observed('get', 'memory', t0, entry.value);
@@ -257,11 +293,12 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
     const started = this.#clock.now();
     const ticket = this.#copies.guard.begin();
+    const token = near?.current();
     let value: unknown;
     try {
       const read = await this.#calls.call('get', physical, () => this.#primary.get(physical));
       if (read === FAILED) return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
-      value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+      value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined, token);
     } finally {
       // After the fill: ending the read may forget the stamps it was checked against.
       this.#copies.guard.end();
@@ -280,6 +317,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       const ttls = this.#router === undefined ? undefined : ask.map((i) => this.#categoryOf(keys[i] as string));
       const started = this.#clock.now();
       const ticket = this.#copies.guard.begin();
+      const token = this.#near?.current();
       const asked = ask.map((i) => physical[i] as string);
       try {
         const reads = await this.#calls.call('getMany', asked, () => this.#primary.getMany(asked), asked.length);
@@ -291,7 +329,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
           for (const [j, i] of ask.entries()) {
             const ttl = ttls?.[j];
             const key = physical[i] as string;
-            results[i] = this.#copies.fromRead(key, reads[j], ticket, started, ttl?.staleMs ?? 0, ttl !== undefined);
+            const grace = ttl?.staleMs ?? 0;
+            results[i] = this.#copies.fromRead(key, reads[j], ticket, started, grace, ttl !== undefined, token);
           }
         }
       } finally {
@@ -303,7 +342,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   async has(key: string): Promise<boolean> {
     const physical = this.#layout.physicalKey(checkKey(key));
-    if (this.#memoryFirst && this.#copies.fresh(physical, this.#memoryTtlMs) !== undefined) {
+    if (this.#answeredByMemory(physical) !== undefined) {
       this.#stats.memoryHits++;
       return true;
     }
@@ -398,15 +437,17 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const physical = this.#layout.physicalKey(checkKey(key));
     const keyTtl = this.#ttlFor(key, this.#ttlArgument(ttl, 'ttl'));
     const prepared = this.#copies.prepare(value);
-    this.#copies.write(physical, prepared, keyTtl, this.#clock.now());
+    const copy = this.#copies.write(physical, prepared, keyTtl, this.#clock.now());
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
       return this.#observed('set', 'breaker-open', t0, this.#missed([physical], 'set'));
     }
+    const token = this.#near?.current();
     const sent = await this.#calls.call('set', physical, () =>
       this.#primary.set(physical, prepared.raw, keyTtl?.ttlMs),
     );
     if (sent === FAILED) return this.#observed('set', 'fallback', t0, this.#missed([physical], 'set'));
+    this.#near?.verify(physical, copy, token);
     this.#wrote(physical);
     return this.#observed('set', 'primary', t0, true);
   }
@@ -425,17 +466,24 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     }));
     const physical = batch.map((entry) => entry.key);
     if (physical.length === 0) return [];
-    for (const entry of batch) this.#copies.write(entry.key, entry.prepared, entry.keyTtl, now);
+    const copies = batch.map((entry) => this.#copies.write(entry.key, entry.prepared, entry.keyTtl, now));
     let ok: boolean;
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
       ok = this.#missed(physical, 'set');
     } else {
       const toSend = batch.map(({ key, prepared, keyTtl }) => ({ key, value: prepared.raw, ttlMs: keyTtl?.ttlMs }));
+      const token = this.#near?.current();
       const sent = await this.#calls.call('setMany', physical, () => this.#primary.setMany(toSend), toSend.length);
       ok = sent !== FAILED;
-      if (ok) for (const key of physical) this.#wrote(key);
-      else ok = this.#missed(physical, 'set');
+      if (ok) {
+        for (const [i, key] of physical.entries()) {
+          this.#near?.verify(key, copies[i], token);
+          this.#wrote(key);
+        }
+      } else {
+        ok = this.#missed(physical, 'set');
+      }
     }
     return batch.map(() => ok);
   }
@@ -527,6 +575,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#closed = true;
     this.#breaker.dispose();
     this.#recovery.close();
+    this.#near?.close();
     try {
       await this.#calls.step('disconnect', this.#primary.disconnect());
     } catch (error) {
@@ -560,6 +609,22 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     if (typeof source === 'function') return warmFromLoader(context, source, options);
     if (this.#layout.ownedPrefix === undefined) throw new NamespaceRequiredError('warm');
     return warmFromPrimary(context, source);
+  }
+
+  /**
+   * The value of `key` (the application's key, as given to Keyv: Keyv's namespace applies), or, on
+   * a miss, `loader`'s, written to both tiers as Keyv writes it (so `keyv.get(key)` reads it back),
+   * with `options.ttl` or the key's category TTL. However many callers ask at once, the loader runs
+   * once per key in this process; with `lock`, once across instances sharing the primary (the others
+   * wait, bounded, for its value). While one caller reloads an expired key, the others get the copy
+   * still within its category's stale-if-error grace; when the loader throws, that copy answers, or
+   * the loader's error reaches the caller. Works with the primary down (loader and memory).
+   *
+   * @example
+   * const price = await store.getOrSet('price:EURUSD', () => db.price('EURUSD'), { ttl: 5_000, lock: true });
+   */
+  getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    return this.#loads.getOrSet(key, loader, options);
   }
 
   /**
@@ -601,6 +666,45 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     else void this.#recovery.probe();
   }
 
+  /**
+   * `near-cache`: tracks the namespace's keys if the primary can report changes; otherwise says why
+   * (on the next tick, so a listener attached after construction hears it) and reads `memory-first`.
+   */
+  #startNearCache(leaseMs: number): void {
+    const support = this.#primary.trackingSupport?.() ?? {
+      supported: false as const,
+      reason: 'this primary cannot report changes (a Redis URL primary can)',
+    };
+    const near = new NearCache({
+      primary: this.#primary,
+      memory: this.#memory,
+      guard: this.#copies.guard,
+      clock: this.#clock,
+      stats: this.#stats,
+      leaseMs,
+      onState: (event) => {
+        this.#nearState = event.state;
+        if (event.state === 'unsupported') this.#dropNearCache();
+        if (!this.#closed) this.emit('near-cache:state', event);
+      },
+    });
+    if (!support.supported) {
+      process.nextTick(() => near.unsupported(support.reason));
+      this.#dropNearCache();
+      return;
+    }
+    this.#near = near;
+    this.#copies.near = near;
+    near.start(this.#layout.ownedPrefix ?? '');
+  }
+
+  #dropNearCache(): void {
+    this.#near?.close();
+    this.#near = undefined;
+    this.#copies.near = undefined;
+    this.#memoryFirst = true;
+  }
+
   #physicalKeys(keys: unknown): string[] {
     return checkKeys(keys).map((key) => this.#layout.physicalKey(key));
   }
@@ -617,19 +721,24 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const journaled = this.#journal.pending !== 0;
     for (let i = 0; i < physical.length; i++) {
       const key = physical[i] as string;
-      if (this.#memoryFirst) {
-        const entry = this.#copies.fresh(key, this.#memoryTtlMs);
-        if (entry !== undefined) {
-          this.#stats.memoryHits++;
-          answer(i, entry.value);
-          continue;
-        }
+      const entry = this.#answeredByMemory(key);
+      if (entry !== undefined) {
+        this.#stats.memoryHits++;
+        answer(i, entry.value);
+        continue;
       }
       if (!usable || (journaled && this.#journal.covers(key))) fromMemory.push(i);
       else ask.push(i);
     }
     if (fromMemory.length > 0) this.#serveBatch(operation, physical, fromMemory, answer);
     return ask;
+  }
+
+  /** The copy that answers without a network call: verified (`near-cache`) or fresh (`memory-first`). */
+  #answeredByMemory(physical: string): MemoryEntry | undefined {
+    const near = this.#near;
+    if (near !== undefined) return near.lookup(physical);
+    return this.#memoryFirst ? this.#copies.fresh(physical, this.#memoryTtlMs) : undefined;
   }
 
   /** Answers the given indexes of a batch from memory (fallback copies), counted and emitted once. */

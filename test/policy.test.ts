@@ -161,8 +161,8 @@ describe('breaker, journal and reconciliation', () => {
     expect(h.primary.data.has('ns::ns:k')).toBe(false);
   });
 
-  it('a restarted primary (new run id) gets the keys this instance wrote recently invalidated', async () => {
-    const h = setup();
+  it("restartRecovery 'own-writes': a restarted primary (new run id) gets the keys this instance wrote recently invalidated", async () => {
+    const h = setup({ restartRecovery: 'own-writes' });
     h.primary.connection('ready');
     await flush();
     await h.store.set('ns:mine', 'v2');
@@ -177,6 +177,27 @@ describe('breaker, journal and reconciliation', () => {
     expect(restarts).toEqual([{ serverId: 'run-2', keys: 1, namespaces: 0 }]);
     expect(h.primary.data.has('ns::ns:mine')).toBe(false);
     expect(h.primary.data.get('other::other:x')?.value).toBe('foreign');
+  });
+
+  it("restartRecovery 'namespace' (default): a restarted primary gets the namespace's own keys deleted before the breaker closes", async () => {
+    const h = setup();
+    h.primary.connection('ready');
+    await flush();
+    await h.store.set('ns:mine', 'v2');
+    h.primary.data.set('ns::ns:mine', { value: 'snapshot-old', ttlMs: undefined });
+    h.primary.data.set('ns::ns:theirs', { value: 'snapshot-old', ttlMs: undefined });
+    h.primary.data.set('other::other:x', { value: 'foreign', ttlMs: undefined });
+    const recovered: unknown[] = [];
+    h.store.on('restart:recovered', (event) => recovered.push(event));
+    h.primary.serverId = 'run-2';
+    h.primary.connection('down');
+    h.primary.connection('ready');
+    await flush(10);
+    expect(recovered).toEqual([{ serverId: 'run-2', namespace: 'ns::ns:' }]);
+    // Keys it never wrote too; another namespace's keys stay.
+    expect([...h.primary.data.keys()]).toEqual(['other::other:x']);
+    expect(h.store.circuitState).toBe('closed');
+    expect(await h.store.get('ns:theirs')).toBeUndefined();
   });
 
   it('a journal overflow invalidates only keys the namespace owns, with a glob-escaped pattern', async () => {

@@ -88,4 +88,16 @@ describe('public types', () => {
     };
     void listen;
   });
+  it('getOrSet returns what the loader returns; its options are checked', () => {
+    const use = (store: TieredStore) => {
+      expectTypeOf(store.getOrSet('k', () => 1)).toEqualTypeOf<Promise<number>>();
+      expectTypeOf(store.getOrSet('k', async () => ({ a: 'x' }), { ttl: 5_000, lock: true })).toEqualTypeOf<
+        Promise<{ a: string }>
+      >();
+      // @ts-expect-error: lock takes true/false or { ttlMs, waitMs }
+      void store.getOrSet('k', () => 1, { lock: 'yes' });
+      expectTypeOf(store.nearCacheState).toEqualTypeOf<'live' | 'lost' | 'unsupported' | undefined>();
+    };
+    void use;
+  });
 });

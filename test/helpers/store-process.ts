@@ -124,6 +124,8 @@ const EVENTS: Array<keyof TieredStoreEvents> = [
   'circuit:state',
   'reconcile:done',
   'warm:progress',
+  'near-cache:state',
+  'restart:recovered',
 ];
 
 const SELF = fileURLToPath(import.meta.url);
