@@ -78,7 +78,7 @@ export class Recovery {
   #probeTimeouts = 0;
   #closed = false;
   /** A restart from disk whose namespace recovery is not done yet: the breaker stays open until it is. */
-  #recovering: { serverId: string; prefix: string } | undefined;
+  #recovering: { serverId: string; prefix: string; token: string } | undefined;
 
   constructor(parts: RecoveryParts) {
     this.#parts = parts;
@@ -150,7 +150,7 @@ export class Recovery {
     const { keys, prefixes } = recent.drain();
     const prefix = layout.ownedPrefix;
     const whole = restartRecovery === 'namespace' && prefix !== undefined;
-    if (whole) this.#recovering = { serverId, prefix };
+    if (whole) this.#recovering = { serverId, prefix, token: `working:${Math.random().toString(36).slice(2)}` };
     const at = clock.now();
     let journaled = 0;
     for (const key of keys) {
@@ -172,7 +172,15 @@ export class Recovery {
    * instead of repeating it. A restart that loaded nothing needs nothing. Resolves whether the
    * namespace is recovered (`false`: another instance is still at it; probe again later).
    */
-  async #recoverNamespace({ serverId, prefix }: { serverId: string; prefix: string }): Promise<boolean> {
+  async #recoverNamespace({
+    serverId,
+    prefix,
+    token,
+  }: {
+    serverId: string;
+    prefix: string;
+    token: string;
+  }): Promise<boolean> {
     const { primary, calls, layout, onNamespaceRecovered } = this.#parts;
     const step = calls.step;
     if (primary.loadedFromDisk !== undefined) {
@@ -186,16 +194,20 @@ export class Recovery {
       return true;
     }
     const marker = `${MARKER_PREFIX}${serverId}:${prefix}`;
-    const token = `working:${Math.random().toString(36).slice(2)}`;
-    if (await step('reconcile', primary.setIfAbsent(marker, token, MARKER_WORKING_TTL_MS))) {
-      await primary.clear(layout.scopeOf(prefix), step);
-      // The marker is ours (we created it): mark it done for the instances waiting on it.
-      await step('reconcile', primary.set(marker, MARKER_DONE, MARKER_DONE_TTL_MS));
-      onNamespaceRecovered({ serverId, namespace: prefix });
-      return true;
+    let ours = await step('reconcile', primary.setIfAbsent(marker, token, MARKER_WORKING_TTL_MS));
+    if (!ours) {
+      const held = (await step('reconcile', primary.get(marker)))?.value;
+      if (held === MARKER_DONE) return true;
+      // Our own marker, from an attempt that failed midway (a timeout): carry on with it.
+      ours = held === token;
     }
-    const read = await step('reconcile', primary.get(marker));
-    return read !== undefined && read.value === MARKER_DONE;
+    // Another instance is at it: memory answers until it is done (or its marker expires).
+    if (!ours) return false;
+    await primary.clear(layout.scopeOf(prefix), step);
+    // The marker is ours (we created it): mark it done for the instances waiting on it.
+    await step('reconcile', primary.set(marker, MARKER_DONE, MARKER_DONE_TTL_MS));
+    onNamespaceRecovered({ serverId, namespace: prefix });
+    return true;
   }
 
   /** One reconciliation at a time; resolves whether it completed. */

@@ -9,7 +9,7 @@ import {
   UnknownTtlCategoryError,
 } from '../src/index.js';
 import { ManualClock } from './helpers/manual-clock.js';
-import { ScriptedPrimary } from './helpers/scripted-primary.js';
+import { ScriptedError, ScriptedPrimary } from './helpers/scripted-primary.js';
 
 // The store's policy (breaker, journal, reconciliation and its ordering, restart detection, the
 // read-fill race, batch deadlines, input checks) against a scripted primary on the manual clock:
@@ -198,6 +198,68 @@ describe('breaker, journal and reconciliation', () => {
     expect([...h.primary.data.keys()]).toEqual(['other::other:x']);
     expect(h.store.circuitState).toBe('closed');
     expect(await h.store.get('ns:theirs')).toBeUndefined();
+  });
+
+  it('namespace recovery that fails midway carries on with its own marker at the next probe (no wait for its TTL)', async () => {
+    const h = setup();
+    h.primary.markers(true);
+    h.primary.connection('ready');
+    await flush();
+    h.primary.data.set('ns::ns:old', { value: 'snapshot-old', ttlMs: undefined });
+    h.primary.serverId = 'run-2';
+    // The clear's SCAN fails (the new process is still busy): the probe fails, the breaker stays open.
+    const clear = h.primary.clear.bind(h.primary);
+    let failures = 1;
+    h.primary.clear = (scope, step) =>
+      failures-- > 0 ? Promise.reject(new ScriptedError('unavailable')) : clear(scope, step);
+    h.primary.connection('down');
+    h.primary.connection('ready');
+    await flush(10);
+    expect(h.store.circuitState).not.toBe('closed');
+    expect(h.primary.data.has('ns::ns:old')).toBe(true);
+    // The cooldown, with its jitter.
+    h.clock.advance(1_300);
+    await flush(10);
+    expect(h.store.circuitState).toBe('closed');
+    expect(h.primary.data.has('ns::ns:old')).toBe(false);
+    expect(h.primary.data.get('keyv-failsafe:recovered:run-2:ns::ns:')?.value).toBe('done');
+  });
+
+  it('namespace recovery: an instance that finds another one working waits (breaker open) until the marker says done', async () => {
+    const h = setup();
+    h.primary.markers(true);
+    h.primary.connection('ready');
+    await flush();
+    h.primary.data.set('keyv-failsafe:recovered:run-2:ns::ns:', { value: 'working:someone-else', ttlMs: undefined });
+    h.primary.data.set('ns::ns:k', { value: 'snapshot-old', ttlMs: undefined });
+    h.primary.serverId = 'run-2';
+    h.primary.connection('down');
+    h.primary.connection('ready');
+    await flush(10);
+    expect(h.store.circuitState).not.toBe('closed');
+    // Memory answers meanwhile: never the snapshot-old value.
+    expect(await h.store.get('ns:k')).toBeUndefined();
+    // The other instance finishes.
+    h.primary.data.delete('ns::ns:k');
+    h.primary.data.set('keyv-failsafe:recovered:run-2:ns::ns:', { value: 'done', ttlMs: undefined });
+    // The cooldown, with its jitter.
+    h.clock.advance(1_300);
+    await flush(10);
+    expect(h.store.circuitState).toBe('closed');
+    expect(h.primary.log.filter((c) => c.startsWith('clear'))).toEqual([]);
+  });
+
+  it('a restart that loaded nothing from disk costs nothing: no namespace recovery', async () => {
+    const h = setup();
+    h.primary.markers(false);
+    h.primary.connection('ready');
+    await flush();
+    h.primary.serverId = 'run-2';
+    h.primary.connection('down');
+    h.primary.connection('ready');
+    await flush(10);
+    expect(h.store.circuitState).toBe('closed');
+    expect(h.primary.log.filter((c) => c.startsWith('clear') || c.startsWith('setIfAbsent'))).toEqual([]);
   });
 
   it('a journal overflow invalidates only keys the namespace owns, with a glob-escaped pattern', async () => {

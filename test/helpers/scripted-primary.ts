@@ -137,6 +137,24 @@ export class ScriptedPrimary implements Primary {
     return this.#command(`hasMany ${keys.join(',')}`, () => keys.map((key) => this.data.has(key)));
   }
 
+  /** `SET NX PX` (the TTL is not modelled); only with `markers` on, so that other tests see no such method. */
+  setIfAbsent?: (key: string, value: string, ttlMs: number) => Promise<boolean>;
+
+  /** What `loadedFromDisk()` answers; only with `markers` on. */
+  loadedFromDisk?: () => Promise<boolean | undefined>;
+
+  /** Adds `setIfAbsent` and `loadedFromDisk` (`loaded`): the namespace recovery's marker works. */
+  markers(loaded: boolean | undefined = true): this {
+    this.setIfAbsent = (key, value) =>
+      this.#command(`setIfAbsent ${key}`, () => {
+        if (this.data.has(key)) return false;
+        this.data.set(key, { value, ttlMs: undefined });
+        return true;
+      });
+    this.loadedFromDisk = () => this.#command('loadedFromDisk', () => loaded);
+    return this;
+  }
+
   async clear(scope: KeyScope, step: Step): Promise<void> {
     await step(
       'clear',
