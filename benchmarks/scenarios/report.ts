@@ -110,7 +110,7 @@ export function consoleTable(rows: readonly Row[]): string {
 
 /**
  * latest.md: the machine, the targets, the chart, every row, the findings (`sections`, rendered by
- * the scenarios that found them, in this order: hung Redis, batch calls, memory bound), what was
+ * the scenarios that found them, in this order: Redis far away, hung Redis, batch calls, memory bound), what was
  * skipped and what failed.
  */
 function markdown(report: Report, sections: Readonly<Record<string, readonly string[]>>): string {
@@ -136,8 +136,8 @@ function markdown(report: Report, sections: Readonly<Record<string, readonly str
     '![p50 and p99 latency per path and library](latency.svg)',
     '## All rows',
     ...byScenario,
-    '## Degraded, batches, memory bound',
-    ...['hungRedis', 'batchCalls', 'memoryBound'].flatMap((name) => sections[name] ?? []),
+    '## Redis far away, degraded, batches, memory bound',
+    ...['farRedis', 'hungRedis', 'batchCalls', 'memoryBound'].flatMap((name) => sections[name] ?? []),
     ...list('## Skipped', skipped),
     ...list('## Failures', failures),
   ].join('\n\n')}\n`;
