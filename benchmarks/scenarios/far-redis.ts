@@ -3,7 +3,7 @@ import { Keyv } from 'keyv';
 import { TcpProxy } from '../../harness/tcp-proxy.js';
 import type { TieredStoreOptions } from '../../src/index.js';
 import { LIBRARIES, tieredKeyv } from '../lib/libraries.js';
-import { bounded, type Cleanup, describeError, measure, sleep } from '../lib/measure.js';
+import { bounded, Cleanup, describeError, measure, sleep } from '../lib/measure.js';
 import { batchCalls } from './batches.js';
 import { farRedisSection, type LinkFinding } from './far-redis-report.js';
 import { describeLink, type Link, openLink, pingRtt, through } from './links.js';
@@ -96,72 +96,65 @@ function batchSubjects(url: string, ns: (name: string) => string, prefix: string
   return { store: ours.store, runs, setUp, close };
 }
 
+/** A link's batch rows: getMany(100) against 100 gets (TieredStore), and Keyv + @keyv/redis's getMany. */
+async function measureBatches(context: BenchContext, scenario: string, batch: ReturnType<typeof batchSubjects>) {
+  const rows: Row[] = [];
+  // 100 round trips a call at 5 ms is half a second: a few samples of each suffice.
+  const timing = { ...context.timing, minOps: 3, inFlight: 1 };
+  const where = { scenario, payload: '1KB', mode: 'sequential', baseline: 'TieredStore 100 × get' } as const;
+  for (const [name, run] of batch.runs) {
+    const ours = name.startsWith('TieredStore');
+    const before = storeHealth(batch.store);
+    const sample = await measure(run, timing);
+    const health = ours ? healthNote('batch', before, storeHealth(batch.store)) : undefined;
+    const subject = { name, role: ours ? 'keyv-failsafe' : 'baseline' } as const;
+    rows.push(toRow(where, subject, sample, ['one op = 100 keys', health].filter(Boolean).join('; ')));
+    context.progress(`  ${scenario} · ${name}: p50 ${(sample.p50Us / 1e3).toFixed(2)} ms`);
+  }
+  return rows;
+}
+
 /** Every row of one link: get and set (L1 misses), hits and the breaker-open path, batches. */
-async function measureLink(context: BenchContext, link: Link, direct: number): Promise<[Row[], LinkFinding]> {
+async function measureLink(context: BenchContext, link: Link, direct: number, cleanup: Cleanup) {
   const server = context.redisUrl as string;
   const ns = (name: string): string => `bench-${context.runId}-rtt-${link.label}-${name}`;
   const open = await openLink(link, server);
+  cleanup.add(`link ${link.label}`, () => open.close());
   const url = open.url;
-  const [keyvRedis, ...neighbours] = redisNeighbours(url, ns);
-  const getSet = [
-    await rawRedis(url),
-    keyvRedis as Subject,
-    tiered('TieredStore primary-first', { primary: url }, ns('tiered')),
-    ...neighbours,
-  ];
-  const hits = hitSubjects(url, keyvRedis as Subject, ns);
+  const [keyvRedis, ...neighbours] = redisNeighbours(url, ns) as [Subject, ...Subject[]];
+  const primaryFirst = tiered('TieredStore primary-first', { primary: url }, ns('tiered'));
+  const getSet = [await rawRedis(url), keyvRedis, primaryFirst, ...neighbours];
+  cleanup.add(`link ${link.label} get/set subjects`, () => closeAll(getSet));
+  const hits = hitSubjects(url, keyvRedis, ns);
   const down = await breakerOpen(server, ns('down'));
+  // The first hit subject is Keyv + @keyv/redis again, closed with the get/set subjects.
+  cleanup.add(`link ${link.label} hit subjects`, () => closeAll([...hits.subjects.slice(1), down]));
   const batch = batchSubjects(url, ns, `${context.runId}:rtt:${link.label}`);
+  cleanup.add(`link ${link.label} batch stores`, batch.close);
+
+  // Written at loopback speed; the delay starts with the measurements.
+  const at = { ...context, payloads: ['1KB'] as const };
+  await preload(at, [...getSet, ...hits.subjects.slice(1), down]);
+  await batch.setUp();
+  open.delay();
+  const ping = await pingRtt(url, context.quick ? 50 : 200);
+  const [nominalRttMs, addedP50Ms] = [link.rttMs ?? null, ping.p50Ms - direct];
+  const finding: LinkFinding = {
+    ...{ link: link.label, nominalRttMs, jitterMs: link.jitterMs, pingP50Ms: ping.p50Ms, pingP99Ms: ping.p99Ms },
+    ...{ loopbackPingP50Ms: direct, addedP50Ms, skipped: hits.skipped },
+  };
+  const [p50, p99, loopback] = [ping.p50Ms.toFixed(3), ping.p99Ms.toFixed(3), direct.toFixed(3)];
+  context.progress(`  rtt · ${describeLink(link)} · PING p50 ${p50} ms, p99 ${p99} ms (loopback p50 ${loopback} ms)`);
+  const scenario = (what: string): string => `rtt ${link.label} ${what}`;
   const rows: Row[] = [];
-  try {
-    // Written at loopback speed; the delay starts with the measurements.
-    const at = { ...context, payloads: ['1KB'] as const };
-    await preload(at, [...getSet, ...hits.subjects.slice(1), down]);
-    await batch.setUp();
-    open.delay();
-    const ping = await pingRtt(url, context.quick ? 50 : 200);
-    const finding = {
-      link: link.label,
-      nominalRttMs: link.rttMs ?? null,
-      jitterMs: link.jitterMs,
-      pingP50Ms: ping.p50Ms,
-      pingP99Ms: ping.p99Ms,
-      loopbackPingP50Ms: direct,
-      addedP50Ms: ping.p50Ms - direct,
-      skipped: hits.skipped,
-    };
-    context.progress(
-      `  rtt · ${describeLink(link)} · PING p50 ${ping.p50Ms.toFixed(3)} ms, p99 ${ping.p99Ms.toFixed(3)} ms (loopback p50 ${direct.toFixed(3)} ms)`,
-    );
-    const scenario = (what: string): string => `rtt ${link.label} ${what}`;
-    for (const operation of ['get', 'set'] as const) {
-      const spec = { scenario: scenario(operation), operation, baseline: BASELINE, modes: MODES };
-      rows.push(...(await measureGroup(at, spec, getSet)));
-    }
-    const hitSpec = { scenario: scenario('hit'), operation: 'get', baseline: BASELINE, modes: MODES } as const;
-    rows.push(...(await measureGroup(at, hitSpec, [...hits.subjects, down])));
-    // 100 round trips a call at 5 ms is half a second: a few samples of each suffice.
-    const timing = { ...context.timing, minOps: 3, inFlight: 1 };
-    for (const [name, run] of batch.runs) {
-      const before = storeHealth(batch.store);
-      const sample = await measure(run, timing);
-      const health = name.startsWith('TieredStore') ? healthNote('batch', before, storeHealth(batch.store)) : undefined;
-      const where = {
-        scenario: scenario('batch get'),
-        payload: '1KB',
-        mode: 'sequential',
-        baseline: 'TieredStore 100 × get',
-      } as const;
-      const role = name.startsWith('TieredStore') ? 'keyv-failsafe' : 'baseline';
-      rows.push(toRow(where, { name, role }, sample, ['one op = 100 keys', health].filter(Boolean).join('; ')));
-      context.progress(`  ${where.scenario} · ${name}: p50 ${(sample.p50Us / 1e3).toFixed(2)} ms`);
-    }
-    return [rows, finding];
-  } finally {
-    await closeAll([...getSet.filter((s) => s !== keyvRedis), ...hits.subjects, down]);
-    await batch.close();
-    await open.close();
+  for (const operation of ['get', 'set'] as const) {
+    const spec = { scenario: scenario(operation), operation, baseline: BASELINE, modes: MODES };
+    rows.push(...(await measureGroup(at, spec, getSet)));
   }
+  const hitSpec = { scenario: scenario('hit'), operation: 'get', baseline: BASELINE, modes: MODES } as const;
+  rows.push(...(await measureGroup(at, hitSpec, [...hits.subjects, down])));
+  rows.push(...(await measureBatches(context, scenario('batch get'), batch)));
+  return { rows, finding };
 }
 
 /**
@@ -176,9 +169,16 @@ export const farRedis: Scenario = {
     const [rows, findings]: [Row[], LinkFinding[]] = [[], []];
     for (const link of context.links) {
       context.progress(`  rtt · Redis ${describeLink(link)} away`);
-      const [linkRows, finding] = await measureLink(context, link, direct);
-      rows.push(...linkRows);
-      findings.push(finding);
+      // Each link's clients closed before the next link starts, so that idle ones do not add to its noise.
+      const linkCleanup = new Cleanup();
+      try {
+        const measured = await measureLink(context, link, direct, linkCleanup);
+        rows.push(...measured.rows);
+        findings.push(measured.finding);
+      } finally {
+        const stuck = await linkCleanup.run();
+        if (stuck.length > 0) context.progress(`  cleanup of link ${link.label} did not finish: ${stuck.join(', ')}`);
+      }
     }
     return {
       rows,
