@@ -6,6 +6,8 @@ import { describeMachine } from './lib/machine.js';
 import { Cleanup, describeError, timerOverheadNs as measureTimerOverhead } from './lib/measure.js';
 import { batches } from './scenarios/batches.js';
 import { degraded } from './scenarios/degraded.js';
+import { farRedis } from './scenarios/far-redis.js';
+import { type Link, parseLinks } from './scenarios/links.js';
 import { memoryBound } from './scenarios/memory-bound.js';
 import { memoryPath, redisGet, redisSet } from './scenarios/paths.js';
 import { applyRatios, consoleTable, headlines, type Report, writeReport } from './scenarios/report.js';
@@ -13,11 +15,15 @@ import { ALL_PAYLOADS } from './scenarios/runner.js';
 import type { BenchContext, Findings, Row, Scenario, Skip } from './scenarios/types.js';
 
 /** `npm run bench`: the memory path against the Redis path, side by side with the neighbours. */
-const USAGE = `Usage: npx tsx benchmarks/run.ts [--quick] [--filter <substring>] [--json]
+const USAGE = `Usage: npx tsx benchmarks/run.ts [--quick] [--filter <substring>] [--rtt <links>] [--json]
 
-  --quick            1 KB payload only, short measurements, 100 k keys for the memory bound (< 60 s)
+  --quick            1 KB payload only, short measurements, 100 k keys for the memory bound,
+                     Redis 1 ms away only (< 60 s)
   --filter <text>    run only scenarios whose name contains <text>: memory path, redis get,
-                     redis set, batch, degraded, memory bound
+                     redis set, batch, degraded, memory bound, rtt
+  --rtt <links>      where the rtt scenario puts Redis, e.g. 1ms,5ms or loopback,5ms~1ms (jitter:
+                     0 to 1 ms more each way), through a delaying TCP proxy; alone, it runs only the
+                     rtt scenario. Default: loopback,1ms,5ms (full), 1ms (--quick)
   --json             print latest.json's content on stdout instead of the table
 
 Environment: REDIS_URL uses that server for the Redis-path scenarios instead of starting one
@@ -25,11 +31,13 @@ Environment: REDIS_URL uses that server for the Redis-path scenarios instead of 
 
 const RESULTS = join(import.meta.dirname, 'results');
 // Memory bound first, so that its RSS figures are not inflated by what earlier scenarios left behind.
-const SCENARIOS = [memoryBound, memoryPath, redisGet, redisSet, batches, degraded];
+const SCENARIOS = [memoryBound, memoryPath, redisGet, redisSet, batches, farRedis, degraded];
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
 /** Payloads, rounds per row and one measurement's warm-up, duration and sample floor, full and `--quick`. */
 const FULL = { payloads: ALL_PAYLOADS, rounds: 5, timing: { warmupMs: 300, durationMs: 1_000, minOps: 200 } };
 const QUICK = { payloads: ['1KB' as const], rounds: 2, timing: { warmupMs: 50, durationMs: 150, minOps: 50 } };
+/** Where the rtt scenario puts Redis unless `--rtt` says: the full run's three columns, the quick run's one. */
+const LINKS = { full: 'loopback,1ms,5ms', quick: '1ms' };
 
 /** Unlinks the keys this run wrote to a server that is not ours (REDIS_URL), by their run-id pattern. */
 async function deleteOwnKeys(url: string, runId: string): Promise<number> {
@@ -83,13 +91,24 @@ async function runScenarios(context: BenchContext, selected: readonly Scenario[]
 }
 
 async function main(): Promise<number> {
-  const flags = { quick: { type: 'boolean' }, filter: { type: 'string' }, json: { type: 'boolean' } } as const;
-  const { values: options } = parseArgs({ options: { ...flags, help: { type: 'boolean', short: 'h' } } });
+  const flags = { quick: { type: 'boolean' }, filter: { type: 'string' }, rtt: { type: 'string' } } as const;
+  const { values: options } = parseArgs({
+    options: { ...flags, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (options.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  const [quick, filter, started, startedAt] = [options.quick === true, options.filter, performance.now(), new Date()];
+  const [quick, started, startedAt] = [options.quick === true, performance.now(), new Date()];
+  // `--rtt` alone asks for the far-Redis rows: the other scenarios would only make the wait longer.
+  const filter = options.filter ?? (options.rtt === undefined ? undefined : 'rtt');
+  let links: Link[];
+  try {
+    links = parseLinks(options.rtt ?? (quick ? LINKS.quick : LINKS.full));
+  } catch (error) {
+    progress(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const version = redisServerVersion();
   // REDIS_URL: a shared server, never hung, killed or flushed. Else one of ours, if redis-server is there.
   const shared = process.env.REDIS_URL || undefined;
@@ -100,7 +119,16 @@ async function main(): Promise<number> {
   const redis = shared ? 'REDIS_URL (shared; not hung, killed or flushed)' : (ours ?? none);
   const settings = quick ? QUICK : FULL;
   const [runId, where] = [`${process.pid.toString(36)}${Date.now().toString(36)}`, { redisIsOurs: !!owned }];
-  const context: BenchContext = { ...settings, ...where, quick, redisUrl, canStartRedis: !!version, runId, progress };
+  const context: BenchContext = {
+    ...settings,
+    ...where,
+    quick,
+    links,
+    redisUrl,
+    canStartRedis: !!version,
+    runId,
+    progress,
+  };
   progress(`keyv-failsafe bench${quick ? ' --quick' : ''}: payloads ${settings.payloads.join(', ')}; Redis: ${redis}`);
   const timerOverheadNs = await measureTimerOverhead();
   const selected = SCENARIOS.filter((s) => !filter || s.name.toLowerCase().includes(filter.toLowerCase()));

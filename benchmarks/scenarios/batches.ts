@@ -9,7 +9,7 @@ import { storeHealth } from './subjects.js';
 import type { BenchContext, PayloadName, Row, Scenario } from './types.js';
 
 /** The four calls compared, each doing the work of 100 keys; `setMany` also connects and makes the reads hits. */
-function batchCalls(keyv: Keyv, payload: PayloadName, prefix: string) {
+export function batchCalls(keyv: Keyv, payload: PayloadName, prefix: string) {
   const [keys, value] = [makeKeys(prefix, 100), makePayload(payload)];
   const setMany = () => keyv.setMany(keys.map((key) => ({ key, value })));
   const each = (call: (key: string) => Promise<unknown>) => async () => {

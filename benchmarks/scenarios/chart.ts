@@ -1,14 +1,34 @@
 import { duration } from '../lib/report.js';
 import type { PayloadName, Role, Row } from './types.js';
 
-/** Scenarios drawn, in this order, and the title each gets. */
+/** Scenarios drawn, in this order, and the title each gets; the far-Redis gets go after the loopback set. */
 const SECTIONS: ReadonlyArray<[scenario: string, title: string]> = [
   ['memory get', 'In-process hit'],
   ['memory set', 'In-process set (Redis down)'],
-  ['redis get', 'Redis get (L1 miss), one at a time'],
-  ['redis set', 'Redis set, one at a time'],
+  ['redis get', 'Redis get (L1 miss), loopback, one at a time'],
+  ['redis set', 'Redis set, loopback, one at a time'],
   ['hung redis get', 'Hung Redis (SIGSTOP), get'],
 ];
+
+/**
+ * The sections, with a get section per far-Redis link run (`rtt <link> get`) after the loopback
+ * set; its loopback link only when the loopback get section is not there already.
+ */
+function sectionsOf(rows: readonly Row[]): Array<[scenario: string, title: string]> {
+  const has = new Set(rows.map((r) => r.scenario));
+  const far = [...has].flatMap((scenario): Array<[string, string]> => {
+    const link = /^rtt (\S+) get$/.exec(scenario)?.[1];
+    if (link === undefined || (link === 'loopback' && has.has('redis get'))) return [];
+    return [
+      [
+        scenario,
+        `Redis get (L1 miss), Redis ${link === 'loopback' ? 'on loopback' : `${link.replaceAll(/(\d)ms/g, '$1 ms')} away`}, one at a time`,
+      ],
+    ];
+  });
+  const at = SECTIONS.findIndex(([scenario]) => scenario === 'redis set') + 1;
+  return [...SECTIONS.slice(0, at), ...far, ...SECTIONS.slice(at)];
+}
 const COLOURS: Record<Role, string> = { 'keyv-failsafe': '#1b7f5f', baseline: '#6b7a8f', neighbour: '#c77d1a' };
 const [LABEL_WIDTH, PLOT_WIDTH, ROW_HEIGHT, SECTION_GAP, TOP] = [470, 560, 20, 26, 70];
 
@@ -26,10 +46,12 @@ const escapeXml = (text: string): string =>
  * calls. Written by hand so that the file needs nothing to render and diffs stay readable.
  */
 export function latencyChart(rows: readonly Row[], payload: PayloadName, subtitle: string): string {
-  const sections = SECTIONS.map(([scenario, title]) => ({
-    title,
-    rows: rows.filter((r) => r.scenario === scenario && r.payload === payload && r.mode === 'sequential'),
-  })).filter((s) => s.rows.length > 0);
+  const sections = sectionsOf(rows)
+    .map(([scenario, title]) => ({
+      title,
+      rows: rows.filter((r) => r.scenario === scenario && r.payload === payload && r.mode === 'sequential'),
+    }))
+    .filter((s) => s.rows.length > 0);
   const values = sections
     .flatMap((s) => s.rows.flatMap((r) => [r.p50Us, r.p99Us]))
     .filter((v) => v > 0 && Number.isFinite(v));

@@ -63,6 +63,11 @@ export function headlines(rows: readonly Row[], findings: Findings, payloads: re
     const trips = calls?.find((c) => c.payload === p && c.call === 'getMany(100)')?.roundTrips;
     return faster && `${faster} faster${trips === undefined ? '' : `, ${trips} round trip(s)`}`;
   };
+  const far1ms = (field: Field) => redis('rtt 1ms get', field, '64 in flight');
+  const farBatch = (p: string) =>
+    times(ratio('rtt 1ms batch get', 'TieredStore 100 × get', 'TieredStore getMany(100)', 'p50Us')(p), 1)?.concat(
+      ' faster',
+    );
   type Phase = { worstMs: number; stoppedWaitingAfterMs: number | null; calls: number; waited: number };
   const hung = findings.hungRedis as { payload: PayloadName; get: Phase } | undefined;
   const hungValue = (p: string) => {
@@ -85,6 +90,10 @@ export function headlines(rows: readonly Row[], findings: Findings, payloads: re
     ['Redis down: set p99', 'tens of µs', downP99('memory set')],
     ['getMany(100) vs 100 sequential gets', '≥ 10×, 1 round trip', batch],
     ['hung Redis, sequential gets', 'one deadline, then fast', hungValue],
+    // The same targets with Redis 1 ms away (the rtt scenario's 1ms link, 1 KB values only).
+    [`Redis 1 ms away: primary-first get p50 ÷ ${keyvRedis}`, '≤ 1.05×', redis('rtt 1ms get', 'p50Us')],
+    [`Redis 1 ms away: primary-first get ops/s ÷ ${keyvRedis} (64 in flight)`, '≥ 1×', far1ms('opsPerSec')],
+    ['Redis 1 ms away: getMany(100) vs 100 sequential gets', '≥ 10×', farBatch],
   ];
   return list
     .map(([metric, target, value]) => {
@@ -110,7 +119,7 @@ export function consoleTable(rows: readonly Row[]): string {
 
 /**
  * latest.md: the machine, the targets, the chart, every row, the findings (`sections`, rendered by
- * the scenarios that found them, in this order: hung Redis, batch calls, memory bound), what was
+ * the scenarios that found them, in this order: Redis far away, hung Redis, batch calls, memory bound), what was
  * skipped and what failed.
  */
 function markdown(report: Report, sections: Readonly<Record<string, readonly string[]>>): string {
@@ -131,13 +140,13 @@ function markdown(report: Report, sections: Readonly<Record<string, readonly str
       'included). p50/p99 from an HDR histogram in ns; ops/s from wall time. "×base" divides by the baseline row named ' +
       'in the scenario, measured in this run (p50 below 1 and ops above 1 are better). See benchmarks/README.md.',
     '## Targets',
-    mdTable(['target (issue 4)', 'wanted', ...payloads], targets),
+    mdTable(['target (issues 4, 14)', 'wanted', ...payloads], targets),
     '## Latency chart',
     '![p50 and p99 latency per path and library](latency.svg)',
     '## All rows',
     ...byScenario,
-    '## Degraded, batches, memory bound',
-    ...['hungRedis', 'batchCalls', 'memoryBound'].flatMap((name) => sections[name] ?? []),
+    '## Redis far away, degraded, batches, memory bound',
+    ...['farRedis', 'hungRedis', 'batchCalls', 'memoryBound'].flatMap((name) => sections[name] ?? []),
     ...list('## Skipped', skipped),
     ...list('## Failures', failures),
   ].join('\n\n')}\n`;

@@ -1,4 +1,5 @@
 import type { Cleanup, MeasureOptions, Sample } from '../lib/measure.js';
+import type { Link } from './links.js';
 
 /** Payload sizes (JSON values of about this many bytes). */
 export type PayloadName = '100B' | '1KB' | '64KB';
@@ -56,6 +57,8 @@ export interface BenchContext {
   readonly redisIsOurs: boolean;
   /** redis-server is on the PATH: a scenario may start a server of its own to kill or hang. */
   readonly canStartRedis: boolean;
+  /** Where the `rtt` scenario puts Redis, one link after the other (`--rtt`). */
+  readonly links: readonly Link[];
   /** Unique per run: namespaces and keys carry it, so that a shared REDIS_URL is never clobbered. */
   readonly runId: string;
   progress(line: string): void;
