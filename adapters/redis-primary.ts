@@ -1,4 +1,4 @@
-import { createClient } from '@redis/client';
+import type { createClient } from '@redis/client';
 import type {
   InvalidationListener,
   KeyScope,
@@ -11,27 +11,22 @@ import type {
   TrackingSupport,
 } from '../src/primary.js';
 import { envelopeTtl, isKeyvEnvelope } from './envelope.js';
+import {
+  applyFailFast,
+  kindOf,
+  type RedisConnectOptions,
+  type RedisNode,
+  RedisTopology,
+  safeNameOf,
+} from './redis-topology.js';
 import { RedisTracking } from './redis-tracking.js';
-import { redactUrl } from './redis-url.js';
 
-/** How a primary built from a URL connects. Every value bounds a wait; none can be infinite. */
-export interface RedisConnectOptions {
-  /** Give up one connection attempt after this long. */
-  readonly connectTimeoutMs: number;
-  /** Reconnect backoff: the first retry after about this long, doubling... */
-  readonly reconnectMinDelayMs: number;
-  /** ...up to this, with ±25 % jitter so a fleet does not reconnect in step. */
-  readonly reconnectMaxDelayMs: number;
-  /** `CLIENT SETNAME`, so an operator can find the store's connection in `CLIENT LIST`. */
-  readonly clientName: string | undefined;
-  /** RESP3 with push messages, for the near-cache's invalidations (needs Redis 6 or later). */
-  readonly tracking?: boolean;
-}
+export { createFailFastClient, type RedisConnectOptions } from './redis-topology.js';
 
 type RedisClient = ReturnType<typeof createClient>;
 /**
  * The commands the adapter sends; a standalone client answers them, and so do the cluster and
- * sentinel clients a `KeyvRedis` may hold.
+ * sentinel clients (each routes a key to its master).
  */
 type AnyRedisClient = RedisClient;
 
@@ -82,6 +77,21 @@ const authFailure = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
 const DELETE_IF_EQUAL =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
+/**
+ * Replies a server sends while a topology changes (a failover, a resharding, a replica loading):
+ * the data is still there, on another node or in a moment. Transient, like a lost connection,
+ * never bad input: `MOVED`/`ASK` past the client's redirections, `TRYAGAIN` during a migration,
+ * `CLUSTERDOWN` while a slot has no master, `READONLY` from a demoted primary, `LOADING` while a
+ * restarted node loads its data, `MASTERDOWN` from a replica that lost its master.
+ */
+const transientReply = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|READONLY|LOADING|MASTERDOWN)\b/;
+
+/** Delay before a cluster or Sentinel client whose connection attempt failed tries again. */
+const TOPOLOGY_RETRY_MS = 1_000;
+
+/** How often the dead node's reconnect attempts may trigger a new look at the cluster's slots. */
+const TOPOLOGY_REFRESH_MS = 100;
+
 /** A call made while the client cannot send: the primary is unavailable, nothing was sent. */
 class NotConnectedError extends Error {
   override readonly name = 'NotConnectedError';
@@ -93,38 +103,9 @@ function remainingTtl(pttl: number): number | undefined {
 }
 
 /**
- * Builds a node-redis client that fails fast: no offline queue (a command sent while disconnected
- * rejects at once instead of waiting, and is never replayed late), a bounded connection attempt,
- * and an exponential reconnect backoff that never gives up.
- */
-export function createFailFastClient(url: string, options: RedisConnectOptions): RedisClient {
-  const { reconnectMinDelayMs: min, reconnectMaxDelayMs: max } = options;
-  return createClient({
-    url,
-    disableOfflineQueue: true,
-    ...(options.tracking === true ? { RESP: 3, emitInvalidate: true } : {}),
-    ...(options.clientName === undefined ? {} : { name: options.clientName }),
-    socket: {
-      connectTimeout: options.connectTimeoutMs,
-      reconnectStrategy: (retries: number) =>
-        Math.round(Math.min(max, min * 2 ** retries) * (0.75 + Math.random() * 0.5)),
-    },
-  });
-}
-
-/** A node with the commands namespace-wide operations use (a standalone client, or a cluster master). */
-interface ScanNode {
-  scan(
-    cursor: string,
-    options: { MATCH: string; COUNT: number; TYPE: string },
-  ): Promise<{ cursor: unknown; keys: string[] }>;
-  unlink(keys: string | string[]): Promise<number>;
-}
-
-/**
- * The Redis primary, on a node-redis client: one the store built from a URL, or the one inside a
- * `KeyvRedis` the application handed over (whose batches keep `@keyv/redis`'s cluster slot
- * handling). Keys arrive physical (the core's `KeyLayout` applies namespace and separator), so a
+ * The Redis primary, on a node-redis client (one Redis, a cluster or a Sentinel client; see
+ * `redis-topology.ts` for what differs): one the store built, or the one inside a `KeyvRedis` the
+ * application handed over (whose batches keep `@keyv/redis`'s cluster slot handling). Keys arrive physical (the core's `KeyLayout` applies namespace and separator), so a
  * `KeyvRedis`'s own namespace is cleared: it would prefix them twice.
  *
  * Single-key commands go straight to the client: `@keyv/redis` turns errors into misses unless
@@ -139,11 +120,14 @@ export class RedisPrimary implements Primary {
   /** The application's `KeyvRedis`, if it handed one over; batches then go through it. */
   readonly #adapter: KeyvRedisLike | undefined;
   readonly #client: AnyRedisClient;
+  readonly #topology: RedisTopology;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
   readonly #tracking: RedisTracking;
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
   #state: PrimaryConnectionState | undefined;
   #closed = false;
+  /** The next attempt at a first connection of a cluster or a Sentinel client, if one is due. */
+  #retry: ReturnType<typeof setTimeout> | undefined;
   /**
    * Calls made while the first connection attempt is in flight wait for it (within their
    * deadline) rather than failing: a store used right after construction should reach Redis.
@@ -156,16 +140,17 @@ export class RedisPrimary implements Primary {
    * `throwOnErrors` is turned on, its client's offline queue off (without both, failures are
    * reported as misses and queued writes replay late) and its namespace handed to the store.
    */
-  constructor(source: RedisClient | KeyvRedisLike) {
+  constructor(source: object, connectOptions?: RedisConnectOptions) {
     const adapter = isKeyvRedisLike(source) ? source : undefined;
     this.#adapter = adapter;
     this.#client = (adapter === undefined ? source : adapter.client) as AnyRedisClient;
     this.#tracking = new RedisTracking(this.#client);
+    const kind = kindOf(this.#client);
+    this.#topology = new RedisTopology(this.#client, kind);
     this.separator = adapter?.keyPrefixSeparator ?? '::';
     this.initialNamespace = adapter?.namespace;
-    this.safeName = redactUrl(String((this.#client as { options?: { url?: string } }).options?.url ?? 'redis'));
-    const clientOptions = (this.#client as { options?: { disableOfflineQueue?: boolean } }).options;
-    if (clientOptions) clientOptions.disableOfflineQueue = true;
+    this.safeName = safeNameOf(this.#client, kind);
+    applyFailFast(this.#client, kind, connectOptions);
     if (adapter !== undefined) {
       adapter.namespace = undefined;
       adapter.throwOnErrors = true;
@@ -173,16 +158,59 @@ export class RedisPrimary implements Primary {
       // no listener would crash the process. Failures are counted per call, never from these events.
       adapter.on('error', () => {});
     }
-    const client = this.#client as unknown as NodeJS.EventEmitter;
-    client.on('ready', () => this.#transition('ready'));
-    client.on('error', (error: unknown) => this.#transition('down', error));
-    client.on('end', () => this.#transition('down'));
-    if (this.#isReady()) this.#state = 'ready';
+    this.#listen(this.#client as unknown as NodeJS.EventEmitter, kind);
+    // A cluster handed over connected already knows its slots.
+    const connectedCluster = kind === 'cluster' && this.#client.isOpen && this.#topology.hasMasters();
+    if (connectedCluster || this.#isReady()) this.#state = 'ready';
+  }
+
+  /**
+   * Connection events. One Redis: its own. A cluster: up once the slots are known, down when
+   * closed; a node's errors (a dead master's reconnect attempts) only make it look at the slots
+   * again, and a new set of masters (a failover done) asks the store to probe now. A Sentinel
+   * client: up once it found the primary; a new primary asks the store to probe now. Neither
+   * cluster nor Sentinel errors mean the whole primary is down (they report one node, or a
+   * sentinel): calls that fail count towards the breaker instead.
+   */
+  #listen(client: NodeJS.EventEmitter, kind: RedisTopology['kind']): void {
+    if (kind === 'standalone') {
+      client.on('ready', () => this.#transition('ready'));
+      client.on('error', (error: unknown) => this.#transition('down', error));
+      client.on('end', () => this.#transition('down'));
+      return;
+    }
+    // Listened to even when ignored: an 'error' event without a listener would crash the process.
+    client.on('error', () => {});
+    if (kind === 'cluster') {
+      client.on('connect', () => this.#transition('ready'));
+      client.on('disconnect', () => this.#transition('down'));
+      client.on('node-error', () => void this.#refreshTopology());
+    } else {
+      client.on('topology-change', (event: { type?: string }) => {
+        if (event?.type === 'MASTER_CHANGE') this.#newPrimary();
+      });
+    }
+  }
+
+  async #refreshTopology(): Promise<void> {
+    if (await this.#topology.refresh(TOPOLOGY_REFRESH_MS)) this.#newPrimary();
+  }
+
+  /** The topology has a new primary (or master): let the store probe it now, not at its cooldown. */
+  #newPrimary(): void {
+    if (this.#closed || this.#state !== 'ready') return;
+    this.onConnectionChange?.('ready');
   }
 
   classify(error: unknown): PrimaryErrorKind {
     if (!isServerReply(error)) return 'unavailable';
-    return authFailure.test(error instanceof Error ? error.message : String(error)) ? 'auth' : 'command';
+    const message = error instanceof Error ? error.message : String(error);
+    if (transientReply.test(message)) {
+      // The client follows MOVED itself, but only a few times; a CLUSTERDOWN says the slots are changing.
+      void this.#refreshTopology();
+      return 'unavailable';
+    }
+    return authFailure.test(message) ? 'auth' : 'command';
   }
 
   /** Starts connecting in the background; never blocks and never throws. */
@@ -194,11 +222,48 @@ export class RedisPrimary implements Primary {
     });
     promise.catch(() => {});
     this.#firstConnection = { promise, settle };
-    this.#client.connect().catch((error: unknown) => this.#transition('down', error));
+    this.#open();
   }
 
-  reconnect(): void {
+  /**
+   * A cluster or a Sentinel client says it is up by resolving (a standalone one emits 'ready').
+   * Neither tries again when its first connection fails (a standalone client does): the store
+   * does, every {@link TOPOLOGY_RETRY_MS}, so that a store started while the primary is down
+   * finds it when it comes back.
+   */
+  #open(): void {
+    this.#client.connect().then(
+      () => this.#transition('ready'),
+      (error: unknown) => {
+        this.#transition('down', error);
+        if (this.#topology.kind !== 'standalone') this.#retryOpen();
+      },
+    );
+  }
+
+  #retryOpen(): void {
     if (this.#closed) return;
+    const timer = setTimeout(async () => {
+      this.#retry = undefined;
+      if (this.#closed) return;
+      // A Sentinel client stays "open" after a failed connect; destroy() resets it.
+      if (this.#topology.kind === 'sentinel') await (this.#client.destroy() as unknown as Promise<void>);
+      if (!this.#closed) this.#open();
+    }, TOPOLOGY_RETRY_MS);
+    timer.unref();
+    this.#retry = timer;
+  }
+
+  /**
+   * One Redis: a new connection. A cluster: a new look at its slots (its node connections
+   * reconnect on their own). A Sentinel client asks its sentinels on its own.
+   */
+  reconnect(): void {
+    if (this.#closed || this.#topology.kind === 'sentinel') return;
+    if (this.#topology.kind === 'cluster') {
+      void this.#refreshTopology();
+      return;
+    }
     if (this.#client.isOpen) this.#client.destroy();
     this.#transition('down');
     this.#client.connect().catch((error: unknown) => this.#transition('down', error));
@@ -216,6 +281,9 @@ export class RedisPrimary implements Primary {
   }
 
   #isReady(): boolean {
+    // A cluster client is open from the moment it starts discovering its slots, before it can
+    // route a key: it is ready once its connect() resolved, until it is closed.
+    if (this.#topology.kind === 'cluster') return this.#state === 'ready';
     const client = this.#client as { isReady?: boolean; isOpen: boolean };
     return client.isReady ?? client.isOpen;
   }
@@ -239,9 +307,14 @@ export class RedisPrimary implements Primary {
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
     const client = this.#isReady() ? this.#client : await this.#ready();
-    // @keyv/redis batches MGET per cluster slot; a standalone client takes one MGET.
+    // @keyv/redis batches MGET per cluster slot; a standalone client takes one MGET; a cluster
+    // client of the store's own, a GET per key issued in one tick (one round trip per master).
     const values: unknown[] =
-      this.#adapter === undefined ? await client.mGet([...keys]) : await this.#adapter.getMany([...keys]);
+      this.#adapter !== undefined
+        ? await this.#adapter.getMany([...keys])
+        : this.#topology.kind === 'cluster'
+          ? await Promise.all(keys.map((key) => client.get(key)))
+          : await client.mGet([...keys]);
     return values.map((value, i) =>
       value === undefined || value === null ? undefined : this.#read(client, keys[i] as string, value),
     );
@@ -269,6 +342,15 @@ export class RedisPrimary implements Primary {
     if (this.#adapter !== undefined) {
       await this.#adapter.setMany(
         entries.map(({ key, value, ttlMs }) => (ttlMs === undefined ? { key, value } : { key, value, ttl: ttlMs })),
+      );
+      return;
+    }
+    if (this.#topology.kind === 'cluster') {
+      // A MULTI cannot span slots: a SET per key, issued in one tick (one round trip per master).
+      await Promise.all(
+        entries.map(({ key, value, ttlMs }) =>
+          ttlMs === undefined ? client.set(key, value as string) : client.set(key, value as string, { PX: ttlMs }),
+        ),
       );
       return;
     }
@@ -307,15 +389,14 @@ export class RedisPrimary implements Primary {
   }
 
   /** Every master to scan: the cluster's, or the one server. */
-  #masters(): Promise<ScanNode[]> {
-    return this.#adapter === undefined
-      ? Promise.resolve([this.#client as unknown as ScanNode])
-      : (this.#adapter.getMasterNodes() as Promise<ScanNode[]>);
+  #masters(): Promise<RedisNode[]> {
+    return this.#topology.masters();
   }
 
   /** `SCAN` batches of `scope`'s keys on every master, only those it owns; `step` bounds each round trip. */
-  async *#scope(scope: KeyScope, step: Step, operation: string): AsyncGenerator<[ScanNode, string[]], void> {
-    await this.#ready();
+  async *#scope(scope: KeyScope, step: Step, operation: string): AsyncGenerator<[RedisNode, string[]], void> {
+    // Bounded too: a first connection can take seconds to fail (a Sentinel client's does).
+    await step(operation, this.#ready());
     for (const node of await step(operation, this.#masters())) {
       let cursor = '0';
       do {
@@ -333,12 +414,12 @@ export class RedisPrimary implements Primary {
   }
 
   /** `UNLINK` on one node; a cluster refuses multi-key commands across slots, even on one node. */
-  #unlink(node: ScanNode, keys: string[]): Promise<unknown> {
-    return this.#adapter?.isCluster() ? Promise.all(keys.map((key) => node.unlink(key))) : node.unlink(keys);
+  #unlink(node: RedisNode, keys: string[]): Promise<unknown> {
+    return this.#topology.kind === 'cluster' ? Promise.all(keys.map((key) => node.unlink(key))) : node.unlink(keys);
   }
 
   async *iterator(scope: KeyScope, step: Step): AsyncGenerator<[string, unknown], void> {
-    const client = await this.#ready();
+    const client = await step('iterator', this.#ready());
     for await (const [, keys] of this.#scope(scope, step, 'iterator')) {
       // Per key, issued in one tick: one round trip, and a cluster routes each.
       const values = await step('iterator', Promise.all(keys.map((key) => client.get(key) as Promise<string | null>)));
@@ -346,11 +427,14 @@ export class RedisPrimary implements Primary {
     }
   }
 
+  /**
+   * `INFO server` on every master proves a round trip and names the processes: a `run_id` changes
+   * when Redis restarts or a replica takes over. On a cluster the identity is the set of the
+   * masters' run ids (see `RedisTopology`): a change of any one is reported as a restart.
+   */
   async probe(): Promise<string | undefined> {
-    const client = await this.#ready();
-    // INFO server proves a round trip and names the process: run_id changes when Redis restarts.
-    const info = String(await client.info('server'));
-    return /run_id:(\w+)/.exec(info)?.[1];
+    await this.#ready();
+    return this.#topology.serverId();
   }
 
   async *scan(pattern: string, count: number): AsyncGenerator<string[], void> {
@@ -376,6 +460,11 @@ export class RedisPrimary implements Primary {
       const pttl = pttls[i] ?? -2;
       return value === null || pttl === -2 ? undefined : { value, ttlMs: remainingTtl(pttl) };
     });
+  }
+
+  /** One Redis, a cluster or a Sentinel deployment. */
+  get topologyKind(): RedisTopology['kind'] {
+    return this.#topology.kind;
   }
 
   trackingSupport(): TrackingSupport {
@@ -412,6 +501,7 @@ export class RedisPrimary implements Primary {
 
   async disconnect(): Promise<void> {
     this.#closed = true;
+    clearTimeout(this.#retry);
     if (!this.#client.isOpen) return;
     // destroy(), not close(): close() waits for replies, forever on a hung server.
     this.#client.destroy();

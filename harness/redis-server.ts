@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -14,6 +14,11 @@ export interface RedisServerOptions {
   readonly args?: readonly string[];
   /** Adds `--requirepass`; the harness's own commands authenticate with it. */
   readonly password?: string;
+  /**
+   * A configuration file's text, written into the server's directory and given first: Sentinel
+   * refuses to start without a config file it can rewrite.
+   */
+  readonly config?: string;
 }
 
 /** Every server started here and not yet stopped, so that any exit (a crash included) kills them. */
@@ -58,6 +63,7 @@ export class RedisServer {
   /** Where `SAVE` writes `dump.rdb` and where a restart loads it from. */
   readonly dir: string;
   readonly #args: readonly string[];
+  readonly #configFile: string | undefined;
   #password: string | undefined;
   #child: ChildProcess | undefined;
 
@@ -66,6 +72,8 @@ export class RedisServer {
     this.dir = mkdtempSync(join(tmpdir(), 'keyv-failsafe-redis-'));
     this.#args = options.args ?? [];
     this.#password = options.password ?? passwordIn(this.#args);
+    this.#configFile = options.config === undefined ? undefined : join(this.dir, 'redis.conf');
+    if (this.#configFile !== undefined) writeFileSync(this.#configFile, options.config as string);
     live.add(this);
   }
 
@@ -124,7 +132,8 @@ export class RedisServer {
    */
   async restart(): Promise<void> {
     if (this.#child) throw new Error(`redis-server on port ${this.port} is still running; kill() it first`);
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args: string[] = this.#configFile === undefined ? [] : [this.#configFile];
+    args.push('--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no');
     args.push('--dir', this.dir, '--dbfilename', 'dump.rdb');
     if (this.#password !== undefined) args.push('--requirepass', this.#password);
     const child = spawn('redis-server', [...args, ...this.#args], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -27,11 +27,36 @@ export type KeyLayoutOption = 'native' | 'keyv5';
 /** Options of {@link TieredStore}. Durations are milliseconds. */
 export interface TieredStoreOptions<C extends string = string> {
   /**
-   * The source of truth: a Redis URL (`redis://`, `rediss://`, `valkey://`, `valkeys://`; the store
-   * builds a fail-fast client), an existing `KeyvRedis`, any other Keyv storage adapter, or a ready
-   * {@link Primary} (a custom adapter, or a scripted one in tests).
+   * The source of truth: a Redis URL (`redis://`, `rediss://`, `valkey://`, `valkeys://`), a Redis
+   * Cluster (`{ cluster: { rootNodes: ['redis://host:7000', ...] } }`) or a primary under Sentinel
+   * (`{ sentinel: { name, sentinelRootNodes: [{ host, port }] } }`), for each of which the store
+   * builds a fail-fast client; an existing `KeyvRedis` (on one Redis, a cluster or a Sentinel
+   * client), any other Keyv storage adapter, or a ready {@link Primary} (a custom adapter, or a
+   * scripted one in tests).
    */
-  readonly primary: string | KeyvStoreAdapter | Primary;
+  readonly primary:
+    | string
+    | {
+        readonly cluster: {
+          readonly rootNodes: ReadonlyArray<
+            string | { readonly url: string; readonly username?: string; readonly password?: string }
+          >;
+          readonly username?: string;
+          readonly password?: string;
+        };
+      }
+    | {
+        readonly sentinel: {
+          readonly name: string;
+          readonly sentinelRootNodes: ReadonlyArray<string | { readonly host: string; readonly port: number }>;
+          readonly username?: string;
+          readonly password?: string;
+          readonly sentinelUsername?: string;
+          readonly sentinelPassword?: string;
+        };
+      }
+    | KeyvStoreAdapter
+    | Primary;
   /**
    * The in-process fallback: bounds for a new one, or a `MemoryTier` to share between stores.
    * @default { max: 10000 }

@@ -16,6 +16,8 @@ describe('bad options fail at construction, naming the option and quoting the va
     [{ primary: url, nearCacheLeaseMs: 2 }, 'nearCacheLeaseMs', '2'],
     [{ primary: url, nearCacheLeaseMs: '300' }, 'nearCacheLeaseMs', '"300"'],
     [{ primary: url, restartRecovery: 'all' }, 'restartRecovery', '"all"'],
+    // The near-cache tracks one server's invalidations: refused on a cluster, not half done.
+    [{ primary: { cluster: { rootNodes: [{ url }] } }, readPolicy: 'near-cache' }, 'readPolicy', '"near-cache"'],
     [{ primary: url, connectTimeoutMs: Number.POSITIVE_INFINITY }, 'connectTimeoutMs', 'Infinity'],
     [{ primary: url, reconnectMinDelayMs: 100, reconnectMaxDelayMs: 50 }, 'reconnectMaxDelayMs', '50'],
     [{ primary: url, clientName: 'has space' }, 'clientName', '"has space"'],
