@@ -78,7 +78,7 @@ describe('Deadlines under a busy event loop', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('after busy turns, a hung call gets a quarter of its deadline of quiet time, then times out', async () => {
+  it('after busy turns, a hung call gets its deadline again in quiet time, then times out', async () => {
     const clock = new ManualClock();
     const deadlines = new Deadlines(100, clock);
     const start = clock.now();
@@ -89,15 +89,15 @@ describe('Deadlines under a busy event loop', () => {
     busyTurns(clock, 2, 5);
     clock.advance(100);
     for (let i = 0; i < 6; i++) await turn();
-    // Busy until +110; the grace runs to +135 on a timer, not on spinning turns.
+    // Busy until +110; the grace runs to +210 on a timer, not on spinning turns.
     expect(seen.outcome).toBeUndefined();
     expect(clock.pendingTimers).toBe(1);
-    clock.advance(24);
+    clock.advance(99);
     await turn();
     expect(seen.outcome).toBeUndefined();
     clock.advance(1);
     await turn();
-    expect(seen).toEqual({ at: start + 135, outcome: 'timeout' });
+    expect(seen).toEqual({ at: start + 210, outcome: 'timeout' });
     expect(deadlines.pending).toBe(0);
   });
 
@@ -168,7 +168,7 @@ describe('Deadlines under a busy event loop', () => {
     for (let i = 0; i < 4; i++) await turn();
     expect(await answered).toBe('v');
     expect(results).toHaveLength(0);
-    clock.advance(25);
+    clock.advance(100);
     for (let i = 0; i < 4; i++) await turn();
     expect(results).toHaveLength(50);
     expect(deadlines.pending).toBe(0);
