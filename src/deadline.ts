@@ -213,12 +213,15 @@ export class Deadlines {
   }
 
   /**
-   * True when a timer due at `dueAt` fired late while the process used CPU since `armedCpu`: it
-   * was held up by work, and a reply may have arrived meanwhile. Late without CPU used, the
-   * process was descheduled (a loaded machine): nothing of ours held a reply back.
+   * True when a timer due at `dueAt` fired late while the process used CPU since `armedCpu` for at
+   * least half of the lateness: work held it up, and a reply may have arrived meanwhile. Late with
+   * less CPU used, the process was descheduled (a loaded machine): nothing of ours held a reply
+   * back. (The process's CPU includes V8's background threads, compiling and collecting; half the
+   * lateness keeps a few ms of theirs from passing for a blocked loop.)
    */
   #heldUpSince(dueAt: number, armedCpu: number): boolean {
-    return this.#clock.now() - dueAt > QUIET_TURN_MS && this.#cpu() - armedCpu > QUIET_TURN_MS;
+    const late = this.#clock.now() - dueAt;
+    return late > QUIET_TURN_MS && this.#cpu() - armedCpu >= late / 2;
   }
 
   /** The deadline passed: wait for a quiet turn before rejecting. */
