@@ -12,6 +12,13 @@ export type LateSettlement = (outcome: { ok: true } | { ok: false; error: unknow
 export const QUIET_TURN_MS = 1;
 
 /**
+ * A timer this late (ms) may have been held up by work long enough for a command queued meanwhile
+ * to be written only now. Less late, the command had most of its deadline on the wire, and a reply
+ * that arrived during the delay is read by the next turn anyway.
+ */
+export const HELD_UP_MS = 10;
+
+/**
  * After the event loop was last seen busy, a call past its deadline still gets this share of its
  * deadline in quiet time before it times out: a command queued while the loop was busy is written
  * only when it is free again (node-redis writes on the next turn), and it is as if its deadline
@@ -133,8 +140,9 @@ export class Deadlines {
   /** CPU time when {@link #timer} was armed: a timer that fires late after using CPU was held up. */
   #armedCpu = 0;
   #turnScheduled = false;
-  /** CPU time when the current turn started. */
+  /** CPU and clock time when the current turn started. */
   #turnCpu = 0;
+  #turnStart = 0;
   /** The next turn counts as busy whatever it costs: the timer that led to it was held up. */
   #heldUp = false;
   /** When a turn (or a timer) was last seen busy. */
@@ -213,7 +221,7 @@ export class Deadlines {
   }
 
   /**
-   * True when a timer due at `dueAt` fired late while the process used CPU since `armedCpu` for at
+   * True when a timer due at `dueAt` fired late ({@link HELD_UP_MS}) while the process used CPU since `armedCpu` for at
    * least half of the lateness: work held it up, and a reply may have arrived meanwhile. Late with
    * less CPU used, the process was descheduled (a loaded machine): nothing of ours held a reply
    * back. (The process's CPU includes V8's background threads, compiling and collecting; half the
@@ -221,7 +229,7 @@ export class Deadlines {
    */
   #heldUpSince(dueAt: number, armedCpu: number): boolean {
     const late = this.#clock.now() - dueAt;
-    return late > QUIET_TURN_MS && this.#cpu() - armedCpu >= late / 2;
+    return late > HELD_UP_MS && this.#cpu() - armedCpu >= late / 2;
   }
 
   /** The deadline passed: wait for a quiet turn before rejecting. */
@@ -234,6 +242,7 @@ export class Deadlines {
     if (this.#turnScheduled) return;
     this.#turnScheduled = true;
     this.#turnCpu = this.#cpu();
+    this.#turnStart = this.#clock.now();
     setImmediate(this.#turn);
   }
 
@@ -244,10 +253,13 @@ export class Deadlines {
    */
   readonly #turn = (): void => {
     const [now, cpu] = [this.#clock.now(), this.#cpu()];
-    const busy = this.#heldUp || cpu - this.#turnCpu > QUIET_TURN_MS;
+    // Busy in CPU and in clock time both: CPU alone counts V8's background threads (a turn of
+    // 0.1 ms cannot hold 1 ms of the loop's work), clock time alone a process that was descheduled.
+    const busy = this.#heldUp || (cpu - this.#turnCpu > QUIET_TURN_MS && now - this.#turnStart > QUIET_TURN_MS);
     if (busy) this.#busySeenAt = now;
     this.#heldUp = false;
     this.#turnCpu = cpu;
+    this.#turnStart = now;
     let wakeAt = Number.POSITIVE_INFINITY;
     for (let entry = this.#draining.head; entry !== undefined; ) {
       const next = entry.next;
@@ -270,6 +282,7 @@ export class Deadlines {
       this.#clock.setTimeout(() => {
         if (this.#heldUpSince(wakeAt, cpu)) this.#heldUp = true;
         this.#turnCpu = this.#cpu();
+        this.#turnStart = this.#clock.now();
         setImmediate(this.#turn);
       }, wakeAt - now);
     }
