@@ -16,6 +16,10 @@ export function envelopeTtl(value: unknown, now: number): number | undefined {
     // other characters and is rejected, so only the envelope's own field matches.
     const end = value.length - 1;
     if (value.charCodeAt(end) !== 125 /* } */) return undefined;
+    // A digit must come before the `}`: without it (an envelope without `expires` ends in `}}`,
+    // `]}`, `"}`) the scan for `"expires":` below would walk the whole value for nothing.
+    const last = value.charCodeAt(end - 1) - 48;
+    if (last < 0 || last > 9) return undefined;
     const at = value.lastIndexOf('"expires":', end);
     if (at === -1) return undefined;
     let ms = 0;

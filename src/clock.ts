@@ -11,6 +11,12 @@ export interface Clock {
   setTimeout(fn: () => void, ms: number): unknown;
   /** Cancels a timer returned by {@link Clock.setTimeout}. */
   clearTimeout(handle: unknown): void;
+  /**
+   * CPU time the process has used, in ms. Deadlines tell a busy event loop (one that may hold a
+   * reply back) from a process that was merely descheduled on a loaded machine by it; without it,
+   * they go by {@link Clock.now}.
+   */
+  cpuNow?(): number;
 }
 
 /** The real clock: `performance.now()` and unref'd Node timers. */
@@ -24,5 +30,9 @@ export const systemClock: Clock = {
   },
   clearTimeout(handle) {
     clearTimeout(handle as NodeJS.Timeout);
+  },
+  cpuNow() {
+    const { user, system } = process.cpuUsage();
+    return (user + system) / 1000;
   },
 };
