@@ -145,8 +145,10 @@ function markdown(report: Report, sections: Readonly<Record<string, readonly str
     '![p50 and p99 latency per path and library](latency.svg)',
     '## All rows',
     ...byScenario,
-    '## Redis far away, degraded, batches, memory bound',
-    ...['farRedis', 'hungRedis', 'batchCalls', 'memoryBound'].flatMap((name) => sections[name] ?? []),
+    '## Invalidation lag, getOrSet, Redis far away, degraded, batches, memory bound',
+    ...['invalidationLag', 'getOrSet', 'farRedis', 'hungRedis', 'batchCalls', 'memoryBound'].flatMap(
+      (name) => sections[name] ?? [],
+    ),
     ...list('## Skipped', skipped),
     ...list('## Failures', failures),
   ].join('\n\n')}\n`;
