@@ -9,14 +9,19 @@ export type LagSummary = { n: number; p50Ms: number; p99Ms: number; maxMs: numbe
 export interface PolicyLag {
   readonly label: string;
   readonly writes: number;
+  /** The writer's `set`, from send to acknowledgement. */
+  readonly write: LagSummary;
   /** Cadence readers: acknowledgement to the first read returning the value (or a newer one). */
   readonly lag: LagSummary;
   /** Writes a cadence reader never saw (a newer value counts as seeing it): should be 0. */
   readonly missed: number;
   /** The cadence readers' time between two reads (p50, p99) and their CPU use, in % of a core. */
   readonly cadence: { p50Ms: number; p99Ms: number; cpuPercent: number[]; reads: number };
-  /** Near-cache only: acknowledgement to the copy dropped by the invalidation, and to the read made right then. */
-  readonly arrival?: { dropped: LagSummary; read: LagSummary; missed: number };
+  /**
+   * Near-cache only: from the acknowledgement (and from the write's send) to the copy dropped by
+   * the invalidation, and to the read made right then.
+   */
+  readonly arrival?: { dropped: LagSummary; fromSend: LagSummary; read: LagSummary; missed: number };
   readonly readerStats: Array<Pick<LagReport, 'revalidations' | 'verifiedHits' | 'state'>>;
   readonly notes: string[];
 }
@@ -45,10 +50,11 @@ export function summary(values: readonly number[]): LagSummary {
 export function summarizeLags(measured: {
   label: string;
   writes: number;
+  writeMs: number[];
   lags: number[];
   missed: number;
   cadence: readonly LagReport[];
-  arrival: { dropped: number[]; read: number[]; missed: number } | undefined;
+  arrival: { dropped: number[]; fromSend: number[]; read: number[]; missed: number } | undefined;
   notes: string[];
 }): PolicyLag {
   const periods = measured.cadence.flatMap((r) => r.periodsMs).sort((a, b) => a - b);
@@ -56,6 +62,7 @@ export function summarizeLags(measured: {
   return {
     label: measured.label,
     writes: measured.writes,
+    write: summary(measured.writeMs),
     lag: summary(measured.lags),
     missed: measured.missed,
     cadence: {
@@ -65,7 +72,12 @@ export function summarizeLags(measured: {
       reads: measured.cadence.reduce((sum, r) => sum + r.reads, 0),
     },
     ...(arrival && {
-      arrival: { dropped: summary(arrival.dropped), read: summary(arrival.read), missed: arrival.missed },
+      arrival: {
+        dropped: summary(arrival.dropped),
+        fromSend: summary(arrival.fromSend),
+        read: summary(arrival.read),
+        missed: arrival.missed,
+      },
     }),
     readerStats: measured.cadence.map(({ revalidations, verifiedHits, state }) => ({
       revalidations,
@@ -83,12 +95,24 @@ export function lagSection(finding: LagFinding): string[] {
   const rows = finding.policies.flatMap((p) => {
     const base = [`${p.lag.n} (${p.writes} writes)`, ms(p.lag.p50Ms), ms(p.lag.p99Ms), ms(p.lag.maxMs)];
     const read = `${ms(p.cadence.p50Ms)} (p99 ${ms(p.cadence.p99Ms)}), CPU ${p.cadence.cpuPercent.join(' / ')} %`;
-    const note = [read, `missed ${p.missed}`, ...p.notes].join('; ');
+    const write = `writer's set p50 ${ms(p.write.p50Ms)}, p99 ${ms(p.write.p99Ms)}`;
+    const note = [read, write, `missed ${p.missed}`, ...p.notes].join('; ');
     const lines = [[p.label, `read every ${finding.cadenceMs} ms`, ...base, note]];
     if (p.arrival) {
-      const { dropped, read: after, missed } = p.arrival;
+      const { dropped, fromSend, read: after, missed } = p.arrival;
       const n = `${dropped.n} (${p.writes} writes)`;
-      lines.push([p.label, 'invalidation arrives', n, ms(dropped.p50Ms), ms(dropped.p99Ms), ms(dropped.maxMs), '']);
+      const negative = 'negative: it arrived before the writer had its acknowledgement';
+      lines.push([
+        p.label,
+        'invalidation arrives',
+        n,
+        ms(dropped.p50Ms),
+        ms(dropped.p99Ms),
+        ms(dropped.maxMs),
+        negative,
+      ]);
+      const sent = [ms(fromSend.p50Ms), ms(fromSend.p99Ms), ms(fromSend.maxMs)];
+      lines.push([p.label, 'invalidation arrives, from the SET sent', n, ...sent, 'the whole trip: SET, push, drop']);
       const readNote = `one GET after the drop; missed ${missed}`;
       lines.push([p.label, 'read right after it', n, ms(after.p50Ms), ms(after.p99Ms), ms(after.maxMs), readNote]);
     }

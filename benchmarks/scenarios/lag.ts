@@ -25,6 +25,9 @@ const POLICIES: ReadonlyArray<{ label: string; options: Partial<TieredStoreOptio
   { label: 'primary-first', options: { readPolicy: 'primary-first' }, tailMs: 200 },
 ];
 
+/** One write: its value, when it was sent and when it was acknowledged (our clock, ms). */
+type Write = [seq: number, sentAt: number, ackAt: number];
+
 /** A reader process and the offset of its clock from ours (its `now()` minus ours), in ms. */
 interface Reader {
   readonly child: ChildProcess;
@@ -72,10 +75,10 @@ async function startReader(): Promise<Reader> {
  * For every write, how long after its acknowledgement a reader first saw it or a newer value (ms,
  * the reader's times moved onto our clock); writes it never saw are counted apart.
  */
-function lagsOf(writes: ReadonlyArray<[number, number]>, seen: ReadonlyArray<[number, number]>, offsetMs: number) {
+function lagsOf(writes: ReadonlyArray<Write>, seen: ReadonlyArray<[number, number]>, offsetMs: number) {
   const [lags, missed] = [[] as number[], { count: 0 }];
   let j = 0;
-  for (const [seq, ackAt] of writes) {
+  for (const [seq, , ackAt] of writes) {
     while (j < seen.length && (seen[j] as [number, number])[0] < seq) j++;
     const first = seen[j];
     if (first === undefined) missed.count++;
@@ -84,20 +87,24 @@ function lagsOf(writes: ReadonlyArray<[number, number]>, seen: ReadonlyArray<[nu
   return { lags, missed: missed.count };
 }
 
-/** The arrival reader's invalidations: per write, when its copy was dropped and when the read after it answered. */
-function arrivalLags(writes: ReadonlyArray<[number, number]>, report: LagReport, offsetMs: number) {
-  const firstBySeq = new Map<number, [number, number]>();
-  for (const [value, droppedAt, readAt] of report.arrivals) {
-    if (!firstBySeq.has(value)) firstBySeq.set(value, [droppedAt - offsetMs, readAt - offsetMs]);
+/**
+ * The arrival reader's invalidations: each drop belongs to the last write sent before it (writes
+ * are 10 ms apart, the lag a fraction of that); per write, its first drop, timed from the write's
+ * acknowledgement and from its send, and the read made right then, from the acknowledgement.
+ */
+function arrivalLags(writes: ReadonlyArray<Write>, report: LagReport, offsetMs: number) {
+  const drops = report.arrivals.map(([, droppedAt, readAt]) => [droppedAt - offsetMs, readAt - offsetMs] as const);
+  drops.sort((a, b) => a[0] - b[0]);
+  const [dropped, fromSend, read, taken] = [[] as number[], [] as number[], [] as number[], new Set<number>()];
+  let w = -1;
+  for (const [droppedAt, readAt] of drops) {
+    while (w + 1 < writes.length && (writes[w + 1] as Write)[1] <= droppedAt) w++;
+    const write = writes[w];
+    if (write === undefined || taken.has(write[0])) continue;
+    taken.add(write[0]);
+    [dropped.push(droppedAt - write[2]), fromSend.push(droppedAt - write[1]), read.push(readAt - write[2])];
   }
-  const [dropped, read] = [[] as number[], [] as number[]];
-  let missed = 0;
-  for (const [seq, ackAt] of writes) {
-    const arrival = firstBySeq.get(seq);
-    if (arrival === undefined) missed++;
-    else [dropped.push(arrival[0] - ackAt), read.push(arrival[1] - ackAt)];
-  }
-  return { dropped, read, missed };
+  return { dropped, fromSend, read, missed: writes.length - taken.size };
 }
 
 /** One policy: the readers build their stores, our writer writes for `durationMs`, the readers report. */
@@ -126,10 +133,11 @@ async function measurePolicy(
       tell(r.child, phase);
     }
     for (const message of await Promise.all(ready)) notes.push((message as { note?: string }).note);
-    const writes: Array<[number, number]> = [];
+    const writes: Write[] = [];
     for (let seq = 1, endAt = now() + durationMs; now() < endAt; seq++) {
+      const sentAt = now();
       await writer.keyv.set(key, seq);
-      writes.push([seq, now()]);
+      writes.push([seq, sentAt, now()]);
       await sleep(WRITE_EVERY_MS);
     }
     await sleep(policy.tailMs);
@@ -143,6 +151,7 @@ async function measurePolicy(
     return summarizeLags({
       label: policy.label,
       writes: writes.length,
+      writeMs: writes.map(([, sentAt, ackAt]) => ackAt - sentAt),
       lags: perReader.flatMap((r) => r.lags),
       missed: perReader.reduce((sum, r) => sum + r.missed, 0),
       cadence: cadenceReports,
