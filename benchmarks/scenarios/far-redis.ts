@@ -8,7 +8,7 @@ import { batchCalls } from './batches.js';
 import { farRedisSection, type LinkFinding } from './far-redis-report.js';
 import { describeLink, type Link, openLink, pingRtt, through } from './links.js';
 import { closeAll, healthNote, measureGroup, preload, toRow } from './runner.js';
-import { rawRedis, redisNeighbours, storeHealth, tiered } from './subjects.js';
+import { nearCacheTiered, rawRedis, redisNeighbours, storeHealth, tiered } from './subjects.js';
 import type { BenchContext, Row, Scenario, Subject } from './types.js';
 
 /** Long enough that every read of a measurement is a fresh memory-first hit, none a refresh. */
@@ -28,7 +28,7 @@ const NEAR_CACHE: Partial<TieredStoreOptions> = { readPolicy: 'near-cache' };
 /** A near-cache TieredStore, or why there is none (the built store rejects the policy). */
 function nearCache(url: string, namespace: string): Subject | string {
   try {
-    return tiered('TieredStore near-cache', { primary: url, ...NEAR_CACHE }, namespace);
+    return nearCacheTiered('TieredStore near-cache', { primary: url, ...NEAR_CACHE }, namespace);
   } catch (error) {
     if ((error as Error)?.name !== 'InvalidOptionError') throw error;
     return `near-cache row skipped: the built store rejects readPolicy 'near-cache' (${describeError(error)})`;
