@@ -23,6 +23,11 @@ export interface Client {
   errorEvents(): number;
   /** TieredStore only: the store itself. */
   readonly store?: TieredStore;
+  /**
+   * The library's own read-through call, as its README shows it (TieredStore `getOrSet`, cacheable
+   * `getOrSet`, cache-manager `wrap`, bentocache `getOrSet`); plain Keyv has none.
+   */
+  readonly getOrSet?: (key: string, loader: () => Promise<unknown>, ttlMs: number | undefined) => Promise<unknown>;
 }
 
 /** `namespace` for keys; `smallL1`: entries of a memory tier small enough that reads miss it and reach Redis. */
@@ -60,7 +65,12 @@ export const keyvLike = (cache: Keyv | Cacheable, store?: TieredStore): Client =
   delete: (key) => cache.delete(key),
   close: () => cache.disconnect(),
   errorEvents: errorCount(cache),
-  ...(store ? { store } : {}),
+  ...(store
+    ? { store, getOrSet: (key, loader, ttl) => store.getOrSet(key, loader, ttl === undefined ? {} : { ttl }) }
+    : {}),
+  ...(cache instanceof Cacheable
+    ? { getOrSet: (key, loader, ttl) => cache.getOrSet(key, loader, ttl === undefined ? {} : { ttl }) }
+    : {}),
 });
 
 /** Keyv (namespace `keyv`) over @keyv/redis keeps `keyv::keyv:<key>`, its envelope without `expires`; so does TieredStore. */
@@ -111,7 +121,9 @@ export const LIBRARIES = {
       const cache = createCache(redis ? { stores } : undefined);
       const set = async (key: string, value: unknown) => void (await cache.set(key, value));
       const [get, del] = [(key: string) => cache.get(key), (key: string) => cache.del(key)];
-      return { get, set, delete: del, close: () => cache.disconnect(), errorEvents: errorCount(...stores) };
+      const getOrSet = (key: string, loader: () => Promise<unknown>, ttl: number | undefined) =>
+        cache.wrap(key, loader, ttl);
+      return { get, set, delete: del, getOrSet, close: () => cache.disconnect(), errorEvents: errorCount(...stores) };
     },
     encodeRaw: keyvLayout,
   },
@@ -130,8 +142,10 @@ export const LIBRARIES = {
       const bento = new BentoCache({ default: 'cache', ...prefix, stores: { cache: store } });
       const [get, del] = [(key: string) => bento.get({ key }), (key: string) => bento.delete({ key })];
       const set = (key: string, value: unknown) => bento.set({ key, value });
+      const getOrSet = (key: string, factory: () => Promise<unknown>, ttl: number | undefined) =>
+        bento.getOrSet({ key, factory, ...(ttl === undefined ? {} : { ttl }) });
       // No 'error' event: with an L1, L2 errors are suppressed (`suppressL2Errors`).
-      return { get, set, delete: del, close: () => bento.disconnectAll(), errorEvents: () => 0 };
+      return { get, set, delete: del, getOrSet, close: () => bento.disconnectAll(), errorEvents: () => 0 };
     },
     encodeRaw(key, value) {
       const now = Date.now();

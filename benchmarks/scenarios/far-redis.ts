@@ -8,7 +8,7 @@ import { batchCalls } from './batches.js';
 import { farRedisSection, type LinkFinding } from './far-redis-report.js';
 import { describeLink, type Link, openLink, pingRtt, through } from './links.js';
 import { closeAll, healthNote, measureGroup, preload, toRow } from './runner.js';
-import { rawRedis, redisNeighbours, storeHealth, tiered } from './subjects.js';
+import { nearCacheTiered, rawRedis, redisNeighbours, storeHealth, tiered } from './subjects.js';
 import type { BenchContext, Row, Scenario, Subject } from './types.js';
 
 /** Long enough that every read of a measurement is a fresh memory-first hit, none a refresh. */
@@ -20,15 +20,15 @@ const MODES = [
 const BASELINE = 'Keyv + @keyv/redis';
 
 /**
- * The near-cache read policy (issue 11), measured where it matters, beside memory-first, once the
- * built store accepts it; until then its row is skipped with a note. Its options go here.
+ * The near-cache read policy (issue 11), measured where it matters, beside memory-first; a built
+ * store that rejects it (an older dist/) skips the row with a note. Its options go here.
  */
-const NEAR_CACHE: Partial<TieredStoreOptions> = { readPolicy: 'near-cache' } as unknown as Partial<TieredStoreOptions>;
+const NEAR_CACHE: Partial<TieredStoreOptions> = { readPolicy: 'near-cache' };
 
 /** A near-cache TieredStore, or why there is none (the built store rejects the policy). */
 function nearCache(url: string, namespace: string): Subject | string {
   try {
-    return tiered('TieredStore near-cache', { primary: url, ...NEAR_CACHE }, namespace);
+    return nearCacheTiered('TieredStore near-cache', { primary: url, ...NEAR_CACHE }, namespace);
   } catch (error) {
     if ((error as Error)?.name !== 'InvalidOptionError') throw error;
     return `near-cache row skipped: the built store rejects readPolicy 'near-cache' (${describeError(error)})`;

@@ -1,12 +1,40 @@
 import type { Cleanup } from '../lib/measure.js';
 import { closeAll, measureGroup, preload } from './runner.js';
-import { memorySubjects, rawRedis, redisNeighbours, refusedUrl, tiered, tieredWithRedisDown } from './subjects.js';
+import {
+  memorySubjects,
+  nearCacheTiered,
+  rawRedis,
+  redisNeighbours,
+  refusedUrl,
+  tiered,
+  tieredWithRedisDown,
+  untilLive,
+} from './subjects.js';
 import type { BenchContext, Scenario, Subject } from './types.js';
 
 /** Long enough that every read of a measurement is a fresh memory-first hit, none a refresh. */
 const MEMORY_FIRST_TTL_MS = 3_600_000;
 const SEQUENTIAL = [{ mode: 'sequential', inFlight: 1 }] as const;
 const ns = (context: BenchContext, name: string): string => `bench-${context.runId}-${name}`;
+
+/**
+ * The near-cache hit (both serialization modes) and, for scale, the read that asks Redis on
+ * loopback, beside the memory-first hits: none without a Redis server (the near-cache needs one).
+ */
+async function nearCacheSubjects(context: BenchContext): Promise<Subject[]> {
+  if (context.redisUrl === undefined) return [];
+  const primary = context.redisUrl;
+  const near = nearCacheTiered('TieredStore near-cache', { primary }, ns(context, 'nc'));
+  const objects = nearCacheTiered(
+    "TieredStore near-cache, serialization: 'store'",
+    { primary, serialization: 'store' },
+    ns(context, 'nc-obj'),
+    false,
+  );
+  for (const subject of [near, objects]) subject.note = (await untilLive(subject.store)) ?? 'verified copies';
+  const primaryFirst = tiered('TieredStore primary-first (Redis, loopback)', { primary }, ns(context, 'pf'));
+  return [near, objects, { ...primaryFirst, note: 'every read asks Redis' }];
+}
 
 /** In-process hits: what a read costs when Redis is not asked (down, or memory-first); and sets with Redis down. */
 export const memoryPath: Scenario = {
@@ -26,6 +54,7 @@ export const memoryPath: Scenario = {
       down,
       tiered('TieredStore memory-first', memoryFirst, ns(context, 'mf'), note),
       tiered("TieredStore memory-first, serialization: 'store'", objects, ns(context, 'obj'), objectsNote, false),
+      ...(await nearCacheSubjects(context)),
       ...neighbours,
     ];
     cleanup.add('memory path subjects', () => closeAll(all));

@@ -86,6 +86,7 @@ export async function measureGroup(context: BenchContext, spec: GroupSpec, subje
       const round = { inFlight, warmupMs: warmupMs / n, durationMs: durationMs / n, minOps: Math.ceil(minOps / n) };
       for (let r = 0; r < n; r++) {
         for (const [i, subject] of subjects.entries()) {
+          await subject.beforeRound?.(keys);
           const key = (n: number): string => keys[n % keys.length] as string;
           const op =
             spec.operation === 'get' ? (n: number) => subject.get(key(n)) : (n: number) => subject.set(key(n), value);

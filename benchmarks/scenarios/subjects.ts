@@ -77,6 +77,70 @@ export function tiered(name: string, options: TieredStoreOptions, namespace: str
   return { ...subject(name, 'keyv-failsafe', client), ...(note ? { note } : {}), store, health };
 }
 
+/**
+ * Resolves once `store`'s near-cache is `live` (tracking armed: copies made from now on are
+ * verified), or after `timeoutMs`; says which, so that a row measured without it can say so.
+ */
+export async function untilLive(store: TieredStore, timeoutMs = 2_000): Promise<string | undefined> {
+  if (store.nearCacheState === 'live') return undefined;
+  const live = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    store.on('near-cache:state', ({ state }) => {
+      if (state !== 'live') return;
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+  return live ? undefined : `WARNING: near-cache not live within ${timeoutMs} ms (${store.nearCacheState})`;
+}
+
+/** How often a yielding subject lets the event loop turn (see {@link yielding}). */
+export const YIELD_EVERY_MS = 5;
+
+/**
+ * `op`, but at most every `everyMs` one call first yields to the event loop (`setImmediate`, timed
+ * with that call), as an application's loop turns between requests. A loop of memory hits that
+ * never yields starves timers and sockets: the near-cache's heartbeat would go unanswered, its
+ * lease lapse, and every copy be revalidated, which is right for a stuck process but not what a
+ * serving one sees.
+ */
+export function yielding<A extends unknown[], R>(op: (...args: A) => R, everyMs = YIELD_EVERY_MS) {
+  let last = performance.now();
+  return (...args: A): R | Promise<R> => {
+    const now = performance.now();
+    if (now - last < everyMs) return op(...args);
+    last = now;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => op(...args));
+  };
+}
+
+/**
+ * A near-cache TieredStore as a subject of a hit group. Its reads yield now and then
+ * ({@link yielding}); before each round, untimed, it reads the round's keys (one `getMany`, so that
+ * a far Redis costs one round trip a pass) until a pass finds every copy verified: the other
+ * subjects' rounds starve its heartbeat, so its lease has lapsed by then. Its health counts the
+ * revalidations of the timed reads only, so that a row that was not all verified hits says so.
+ */
+export function nearCacheTiered(name: string, options: TieredStoreOptions, namespace: string, serialize = true) {
+  const { keyv, store, client } = tieredKeyv({ ...options, readPolicy: 'near-cache' }, namespace, serialize);
+  const revalidations = () => store.stats().nearCache.revalidations;
+  let untimed = 0;
+  async function beforeRound(keys: readonly string[]): Promise<void> {
+    const started = revalidations();
+    for (let pass = 0, until = performance.now() + 5_000; performance.now() < until && pass < 10; pass++) {
+      // A turn for timers: an overdue heartbeat is sent now, and answered while the pass reads Redis.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      const before = revalidations();
+      await keyv.getMany([...keys]);
+      if (revalidations() === before) break;
+    }
+    untimed += revalidations() - started;
+  }
+  const health = () => ({ ...storeHealth(store), revalidations: revalidations() - untimed });
+  const near = subject(name, 'keyv-failsafe', client);
+  return { ...near, store, get: yielding(near.get), beforeRound, health } as Subject & { store: TieredStore };
+}
+
 /** A Redis URL nothing listens on: the store's first connection attempt is refused at once. */
 export const refusedUrl = async (): Promise<string> => `redis://127.0.0.1:${await freePort()}`;
 

@@ -40,6 +40,8 @@ export interface Subject {
   get(key: string): unknown;
   set(key: string, value: unknown): unknown;
   afterPreload?(): Promise<void>;
+  /** Untimed, before each of its rounds, with the keys the round reads (the near-cache revalidates its copies). */
+  beforeRound?(keys: readonly string[]): Promise<unknown>;
   health?(): Record<string, number>;
   close(): Promise<unknown>;
 }
