@@ -77,7 +77,15 @@ function redisPath(operation: 'get' | 'set'): Scenario {
       const url = context.redisUrl as string;
       const [keyvRedis, ...neighbours] = redisNeighbours(url, (name) => ns(context, name));
       const ours = tiered('TieredStore primary-first', { primary: url }, ns(context, 'tiered'));
-      const subjects = [await rawRedis(url), keyvRedis as Subject, ours, ...neighbours];
+      // Keyv's serializer off, the store writing Keyv's format itself (issue 13's raw-client target).
+      const objects = tiered(
+        "TieredStore primary-first, serialization: 'store'",
+        { primary: url, serialization: 'store' },
+        ns(context, 'tiered-obj'),
+        "Keyv serialize/deserialize undefined; Keyv's format in Redis",
+        false,
+      );
+      const subjects = [await rawRedis(url), keyvRedis as Subject, ours, objects, ...neighbours];
       cleanup.add(`redis ${operation} subjects`, () => closeAll(subjects));
       // Reads must hit; writes overwrite the same keys, so there the preload only warms connections.
       await preload(context, subjects);
