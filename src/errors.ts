@@ -211,7 +211,7 @@ export class PrimaryUnavailableError extends PrimaryFailure {
   }
 }
 
-/** The primary answered with an error (OOM, READONLY, WRONGTYPE, ...): it is there, it said no. */
+/** The primary answered with an error (OOM, WRONGTYPE, NOPERM, ...; READONLY and other failover replies count as unavailable): it is there, it said no. */
 export class PrimaryCommandError extends PrimaryFailure {
   override readonly name = 'PrimaryCommandError';
 

@@ -102,7 +102,7 @@ export class PrimaryCalls {
     const failure = this.classify(operation, error);
     this.#stats.primaryFailures++;
     if (failure instanceof PrimaryTimeoutError) this.#stats.timeouts++;
-    // A server reply (OOM, READONLY, NOPERM) means the primary is there: reads may still work.
+    // A server reply (OOM, NOPERM; a failover's READONLY or MOVED is classified unavailable) means the primary is there: reads may still work.
     if (!(failure instanceof PrimaryCommandError)) this.breaker.failure();
     this.#emitFailure({ operation, error: failure, keys });
     return failure;
