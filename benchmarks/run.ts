@@ -5,6 +5,7 @@ import { RedisServer, redisServerVersion } from '../harness/redis-server.js';
 import { describeMachine } from './lib/machine.js';
 import { Cleanup, describeError, timerOverheadNs as measureTimerOverhead } from './lib/measure.js';
 import { batches } from './scenarios/batches.js';
+import { cluster } from './scenarios/cluster.js';
 import { degraded } from './scenarios/degraded.js';
 import { farRedis } from './scenarios/far-redis.js';
 import { getOrSet } from './scenarios/get-or-set.js';
@@ -22,7 +23,7 @@ const USAGE = `Usage: npx tsx benchmarks/run.ts [--quick] [--filter <substring>]
   --quick            1 KB payload only, short measurements, 100 k keys for the memory bound,
                      Redis 1 ms away only (< 60 s)
   --filter <text>    run only scenarios whose name contains <text>: memory path, redis get,
-                     redis set, batch, invalidation lag, getOrSet, degraded, memory bound, rtt
+                     redis set, batch, cluster, invalidation lag, getOrSet, degraded, memory bound, rtt
   --rtt <links>      where the rtt scenario puts Redis, e.g. 1ms,5ms or loopback,5ms~1ms (jitter:
                      0 to 1 ms more each way), through a delaying TCP proxy; alone, it runs only the
                      rtt scenario. Default: loopback,1ms,5ms (full), 1ms (--quick)
@@ -33,7 +34,18 @@ Environment: REDIS_URL uses that server for the Redis-path scenarios instead of 
 
 const RESULTS = join(import.meta.dirname, 'results');
 // Memory bound first, so that its RSS figures are not inflated by what earlier scenarios left behind.
-const SCENARIOS = [memoryBound, memoryPath, redisGet, redisSet, batches, invalidationLag, getOrSet, farRedis, degraded];
+const SCENARIOS = [
+  memoryBound,
+  memoryPath,
+  redisGet,
+  redisSet,
+  batches,
+  cluster,
+  invalidationLag,
+  getOrSet,
+  farRedis,
+  degraded,
+];
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
 /** Payloads, rounds per row and one measurement's warm-up, duration and sample floor, full and `--quick`. */
 const FULL = { payloads: ALL_PAYLOADS, rounds: 5, timing: { warmupMs: 300, durationMs: 1_000, minOps: 200 } };
