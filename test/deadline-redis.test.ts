@@ -1,5 +1,6 @@
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HARD_STOP_FACTOR } from '../src/deadline.js';
 import { TieredStore } from '../src/index.js';
 import { RedisServer } from './helpers/redis-server.js';
 
@@ -83,7 +84,12 @@ describe('deadlines against a real redis-server', () => {
         took.push(performance.now() - started);
       }
       expect(Math.min(...took)).toBeGreaterThanOrEqual(TIMEOUT_MS - 1);
-      expect(Math.max(...took)).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      // The median within the margin; every call within the hard stop, which holds however busy the
+      // machine is (vitest runs other files beside this one: one call waited 209 ms in a CI run).
+      // The idle-process bound (deadline + a few ms) is measured by the benchmark's hung-Redis rows.
+      const sorted = [...took].sort((a, b) => a - b);
+      expect(sorted[Math.floor(sorted.length / 2)]).toBeLessThan(TIMEOUT_MS + MARGIN_MS);
+      expect(Math.max(...took)).toBeLessThan(TIMEOUT_MS * HARD_STOP_FACTOR);
       expect(store.stats().timeouts).toBe(10);
     } finally {
       server.resume();
