@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { CircuitBreaker } from './circuit-breaker.js';
 import type { Clock } from './clock.js';
 import { PrimaryTimeoutError } from './errors.js';
@@ -150,7 +151,7 @@ export class Recovery {
     const { keys, prefixes } = recent.drain();
     const prefix = layout.ownedPrefix;
     const whole = restartRecovery === 'namespace' && prefix !== undefined;
-    if (whole) this.#recovering = { serverId, prefix, token: `working:${Math.random().toString(36).slice(2)}` };
+    if (whole) this.#recovering = { serverId, prefix, token: `working:${randomUUID()}` };
     const at = clock.now();
     let journaled = 0;
     for (const key of keys) {

@@ -273,13 +273,10 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async get(key: string): Promise<unknown> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const physical = this.#layout.physicalKey(checkKey(key));
-    const near = this.#near;
-    if (near !== undefined || this.#memoryFirst) {
-      const entry = near === undefined ? this.#copies.fresh(physical, this.#memoryTtlMs) : near.lookup(physical);
-      if (entry !== undefined) {
-        this.#stats.memoryHits++;
-        return this.#observed('get', 'memory', t0, entry.value);
-      }
+    const entry = this.#answeredByMemory(physical);
+    if (entry !== undefined) {
+      this.#stats.memoryHits++;
+      return this.#observed('get', 'memory', t0, entry.value);
     }
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
@@ -293,7 +290,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
     const started = this.#clock.now();
     const ticket = this.#copies.guard.begin();
-    const token = near?.current();
+    const token = this.#near?.current();
     let value: unknown;
     try {
       const read = await this.#calls.call('get', physical, () => this.#primary.get(physical));
