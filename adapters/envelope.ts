@@ -9,7 +9,7 @@
  * `expires`: no TTL, a TTL the store applied (TTL categories), or not Keyv's format at all. The
  * caller must then ask the primary.
  */
-export function envelopeTtl(value: unknown, now: number): number | undefined {
+export function envelopeTtl(value: unknown, now?: number): number | undefined {
   let expires: number | undefined;
   if (typeof value === 'string') {
     // Must end with `"expires":<digits>}`: a nested "expires" inside the value ends with `}}` or
@@ -35,7 +35,8 @@ export function envelopeTtl(value: unknown, now: number): number | undefined {
     const candidate = (value as { expires?: unknown }).expires;
     if (typeof candidate === 'number') expires = candidate;
   }
-  return expires === undefined ? undefined : Math.max(0, expires - now);
+  // The wall clock only when there is an expiry to compare (most cached values have none).
+  return expires === undefined ? undefined : Math.max(0, expires - (now ?? Date.now()));
 }
 
 /** True for a value in Keyv's default serialized form, `{"value":…}`. */

@@ -57,7 +57,7 @@ export class KeyvStorePrimary implements Primary {
 
   async get(key: string): Promise<PrimaryRead | undefined> {
     const value = await this.#store.get(this.#key(key));
-    return value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value, Date.now()) };
+    return value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value) };
   }
 
   async getMany(keys: readonly string[]): Promise<Array<PrimaryRead | undefined>> {
@@ -66,7 +66,7 @@ export class KeyvStorePrimary implements Primary {
       ? await this.#store.getMany(own)
       : await Promise.all(own.map((key) => this.#store.get(key)));
     return values.map((value) =>
-      value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value, Date.now()) },
+      value === undefined || value === null ? undefined : { value, ttlMs: envelopeTtl(value) },
     );
   }
 

@@ -326,7 +326,7 @@ export class RedisPrimary implements Primary {
    * round trip.
    */
   #read(client: AnyRedisClient, key: string, value: unknown): PrimaryRead {
-    const ttlMs = envelopeTtl(value, Date.now());
+    const ttlMs = envelopeTtl(value);
     if (ttlMs !== undefined) return { value, ttlMs };
     const fetchTtl = () => client.pTTL(key).then((pttl: number) => (pttl === -2 ? 0 : remainingTtl(pttl)));
     return { value, ttlMs: undefined, fetchTtl, untimedEnvelope: isKeyvEnvelope(value) };

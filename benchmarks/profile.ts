@@ -1,5 +1,5 @@
 /**
- * `npm run bench:profile` (`npx tsx benchmarks/profile.ts [--seconds 4]`): profiles TieredStore's
+ * `npm run bench:profile` (`npx tsx benchmarks/profile.ts [--seconds 4] [--target a,b]`): profiles TieredStore's
  * hot paths with `node --cpu-prof` and summarizes self time by owner (keyv-failsafe, Keyv,
  * @keyv/serialize, node-redis, lru-cache, V8) in benchmarks/results/profile.md; the profiles go to
  * benchmarks/results/profiles/<target>.cpuprofile (open them in Chrome DevTools). Each target runs in
@@ -19,17 +19,29 @@ import { makeKeys, makePayload } from './scenarios/runner.js';
 const [RESULTS, PROFILES] = [join(import.meta.dirname, 'results'), join(import.meta.dirname, 'results', 'profiles')];
 const TARGETS = {
   'memory-first': 'memory-first hit (Keyv + TieredStore, 1 KB, Redis refused)',
+  'memory-first-store': "memory-first hit, serialization: 'store' and Keyv's serializer off (1 KB, Redis refused)",
   fallback: 'fallback hit, Redis down, breaker open (Keyv + TieredStore, 1 KB)',
   'primary-get': 'primary-first get, Redis up (Keyv + TieredStore, 1 KB)',
+  'primary-get-64': 'primary-first get, Redis up, 64 in flight (Keyv + TieredStore, 1 KB)',
+  'primary-get-store-64':
+    "primary-first get, serialization: 'store' and Keyv's serializer off, Redis up, 64 in flight (1 KB)",
 } as const;
-type Child = { target: keyof typeof TARGETS; seconds: number; windowFile: string; redisUrl?: string | undefined };
+type Target = keyof typeof TARGETS;
+/** Targets that need a Redis server to answer. */
+const NEEDS_REDIS: ReadonlySet<Target> = new Set(['primary-get', 'primary-get-64', 'primary-get-store-64']);
+type Child = { target: Target; seconds: number; windowFile: string; redisUrl?: string | undefined };
 type Window = { startUs: number; endUs: number };
 
 /** The child: `seconds` of gets on one path; the loop's window (µs, V8's profile clock) goes to `windowFile`. */
 async function runChild({ target, seconds, windowFile, redisUrl }: Child): Promise<void> {
   const refused = `redis://127.0.0.1:${await freePort()}`;
-  const policy = target === 'memory-first' ? ({ readPolicy: 'memory-first', memoryTtlMs: 3_600_000 } as const) : {};
-  const { keyv } = tieredKeyv({ primary: (target === 'primary-get' && redisUrl) || refused, ...policy }, 'profile');
+  const memoryFirst = target.startsWith('memory-first');
+  const objects = target.includes('store');
+  const policy = memoryFirst ? ({ readPolicy: 'memory-first', memoryTtlMs: 3_600_000 } as const) : {};
+  const primary = (NEEDS_REDIS.has(target) && redisUrl) || refused;
+  const options = { primary, ...policy, ...(objects ? ({ serialization: 'store' } as const) : {}) };
+  const { keyv } = tieredKeyv(options, 'profile', !objects);
+  const inFlight = target.endsWith('-64') ? 64 : 1;
   const keys = makeKeys('profile', 256);
   const value = makePayload('1KB');
   for (const key of keys) await keyv.set(key, value);
@@ -37,7 +49,12 @@ async function runChild({ target, seconds, windowFile, redisUrl }: Child): Promi
   const nowUs = (): number => Number(process.hrtime.bigint() / 1000n);
   const [startUs, until] = [nowUs(), performance.now() + seconds * 1e3];
   let calls = 0;
-  for (; performance.now() < until; calls += keys.length) for (const key of keys) await keyv.get(key);
+  const loop = async (offset: number) => {
+    for (; performance.now() < until; calls += keys.length / inFlight) {
+      for (let i = 0; i < keys.length; i += inFlight) await keyv.get(keys[(i + offset) % keys.length] as string);
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, (_, offset) => loop(offset)));
   writeFileSync(windowFile, JSON.stringify({ startUs, endUs: nowUs() } satisfies Window));
   await keyv.disconnect();
   process.stderr.write(`${target}: ${calls} gets in ${seconds} s\n`);
@@ -95,7 +112,7 @@ function summarize(path: string, window: Window, title: string): string {
 }
 
 /** Runs one target under `--cpu-prof` in a child and summarizes its profile. */
-function profileOne(target: Child['target'], seconds: number, redisUrl: string | undefined): string {
+function profileOne(target: Target, seconds: number, redisUrl: string | undefined): string {
   const scratch = join(PROFILES, `.${target}`);
   rmSync(scratch, { recursive: true, force: true });
   mkdirSync(scratch, { recursive: true });
@@ -113,18 +130,23 @@ function profileOne(target: Child['target'], seconds: number, redisUrl: string |
   return summarize(destination, window, TARGETS[target]);
 }
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, child: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '4' }, child: { type: 'string' }, target: { type: 'string' } },
+});
 if (values.child !== undefined) {
   await runChild(JSON.parse(values.child) as Child);
 } else {
   const seconds = Number(values.seconds);
+  const all = Object.keys(TARGETS) as Target[];
+  const chosen = values.target === undefined ? all : all.filter((target) => values.target?.split(',').includes(target));
+  if (chosen.length === 0) throw new Error(`--target: one or more of ${all.join(', ')}`);
   mkdirSync(PROFILES, { recursive: true });
   const redis = redisServerVersion() === undefined ? undefined : await RedisServer.start();
   const what = `\`node --cpu-prof\`, ${seconds} s of gets each; self time, i.e. time in the function itself, not its callees.`;
   const sections = ['# CPU profiles of the hot paths', what];
   try {
-    for (const target of Object.keys(TARGETS) as Array<Child['target']>) {
-      const skip = target === 'primary-get' && redis === undefined;
+    for (const target of chosen) {
+      const skip = NEEDS_REDIS.has(target) && redis === undefined;
       if (!skip) process.stderr.write(`profiling ${target}\n`);
       const skipped = `## ${TARGETS[target]}\n\nSkipped: redis-server is not on the PATH.`;
       sections.push(skip ? skipped : profileOne(target, seconds, redis?.url));
@@ -132,6 +154,7 @@ if (values.child !== undefined) {
   } finally {
     await redis?.stop();
   }
-  writeFileSync(join(RESULTS, 'profile.md'), `${sections.join('\n\n')}\n`);
+  // A chosen few do not replace the committed summary of them all.
+  if (values.target === undefined) writeFileSync(join(RESULTS, 'profile.md'), `${sections.join('\n\n')}\n`);
   process.stdout.write(`${sections.join('\n\n')}\n`);
 }

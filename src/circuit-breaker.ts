@@ -101,10 +101,13 @@ export class CircuitBreaker {
     return this.#state === 'closed';
   }
 
-  /** A primary call succeeded. */
-  success(): void {
+  /**
+   * A primary call succeeded.
+   * @param at when it was sent, if the caller read the clock already: the window counts it then.
+   */
+  success(at?: number): void {
     this.#consecutiveFailures = 0;
-    this.#record(false);
+    this.#record(false, at);
   }
 
   /** A primary call failed for lack of the primary (timeout, no connection), not a server reply. */
@@ -143,8 +146,7 @@ export class CircuitBreaker {
     this.#clearTimer();
   }
 
-  #record(failed: boolean): void {
-    const now = this.#clock.now();
+  #record(failed: boolean, now = this.#clock.now()): void {
     const width = this.#options.windowMs / BUCKETS;
     if (now - this.#bucketStart >= width) {
       // Advance, zeroing the buckets we skipped (all of them after a long quiet spell).

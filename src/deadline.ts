@@ -163,11 +163,18 @@ export class Deadlines {
   /**
    * Bounds `promise` by the default deadline plus `extraMs` (a batch's allowance).
    * @param onLate told how the promise settled, if it settles after its deadline fired.
+   * @param now when the call was sent, if the caller read the clock already.
    */
-  bound<T>(promise: Promise<T>, onTimeout: () => Error, extraMs = 0, onLate?: LateSettlement): Promise<T> {
+  bound<T>(
+    promise: Promise<T>,
+    onTimeout: () => Error,
+    extraMs = 0,
+    onLate?: LateSettlement,
+    now = this.#clock.now(),
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const ms = this.#ms + extraMs;
-      const at = this.#clock.now() + ms;
+      const at = now + ms;
       const entry: Pending = {
         ms,
         at,

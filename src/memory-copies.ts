@@ -13,6 +13,8 @@ export interface PreparedValue {
   readonly raw: unknown;
   readonly copy: unknown;
   readonly sizeHint: number | undefined;
+  /** With `serialization: 'store'`, the text `copy` was decoded from (`raw`), kept beside it. */
+  readonly source: string | undefined;
 }
 
 /**
@@ -60,9 +62,9 @@ export class MemoryCopies {
           "a string (Keyv's serialized form); for Keyv with its serializer off, use the store's serialization: 'store'",
         );
       }
-      return { raw: value, copy: value, sizeHint: undefined };
+      return { raw: value, copy: value, sizeHint: undefined, source: undefined };
     }
-    if (typeof value === 'string') return { raw: value, copy: value, sizeHint: undefined };
+    if (typeof value === 'string') return { raw: value, copy: value, sizeHint: undefined, source: undefined };
     let encoded: string;
     try {
       encoded = codec.encode(value);
@@ -80,7 +82,7 @@ export class MemoryCopies {
         "a value Keyv's format can encode (no symbols, functions or BigInt)",
       );
     }
-    return { raw: encoded, copy, sizeHint: encoded.length };
+    return { raw: encoded, copy, sizeHint: encoded.length, source: encoded };
   }
 
   /**
@@ -90,7 +92,8 @@ export class MemoryCopies {
   write(key: string, prepared: PreparedValue, keyTtl: KeyTtl | undefined, now: number): MemoryEntry | undefined {
     this.guard.stamp(key);
     const expiresAt = keyTtl === undefined ? Number.POSITIVE_INFINITY : now + keyTtl.ttlMs;
-    return this.memory.set(key, prepared.copy, expiresAt, expiresAt + (keyTtl?.staleMs ?? 0), prepared.sizeHint);
+    const { copy, sizeHint, source } = prepared;
+    return this.memory.set(key, copy, expiresAt, expiresAt + (keyTtl?.staleMs ?? 0), sizeHint, source, now);
   }
 
   /** This instance deletes `key` now; true when memory held a live copy. */
@@ -101,8 +104,9 @@ export class MemoryCopies {
 
   /** A `memory-first` answer: a live copy confirmed within `freshMs`, or `undefined`. */
   fresh(key: string, freshMs: number): MemoryEntry | undefined {
-    const entry = this.memory.get(key);
-    return entry !== undefined && this.#clock.now() - entry.refreshedAt < freshMs ? entry : undefined;
+    const now = this.#clock.now();
+    const entry = this.memory.getAt(key, now);
+    return entry !== undefined && now - entry.refreshedAt < freshMs ? entry : undefined;
   }
 
   /**
@@ -128,26 +132,34 @@ export class MemoryCopies {
       return undefined;
     }
     this.#stats.primaryHits++;
-    const codec = this.#codec;
-    const value = codec === undefined ? read.value : codec.decode(read.value);
+    const source = this.#codec !== undefined && typeof read.value === 'string' ? read.value : undefined;
+    const value = this.#decoded(key, read.value, source);
     if (verdict !== 'fill') {
       if (verdict === 'drop') this.memory.delete(key);
       return value;
     }
-    const sizeHint = codec !== undefined && typeof read.value === 'string' ? read.value.length : undefined;
+    const sizeHint = source?.length;
     const grace = this.#graceEnabled ? staleMs : 0;
     // `started`, not now: the memory copy must expire no later than the primary's.
     const fetchTtl = read.fetchTtl;
     if (fetchTtl === undefined || (read.untimedEnvelope === true && !categorised)) {
       // Known TTL, or Keyv's envelope without one on a key no category gives one: it never expires.
       const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
-      const entry = this.memory.refresh(key, value, expiresAt, expiresAt + grace, sizeHint);
+      const entry = this.memory.refresh(
+        key,
+        value,
+        expiresAt,
+        expiresAt + grace,
+        sizeHint,
+        kept(value, source),
+        started,
+      );
       if (token !== undefined) this.near?.verify(key, entry, token);
       return value;
     }
     // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
     // the copy unservable until it answers.
-    const entry = this.memory.set(key, value, undefined, undefined, sizeHint);
+    const entry = this.memory.set(key, value, undefined, undefined, sizeHint, kept(value, source), started);
     if (token !== undefined) this.near?.verify(key, entry, token);
     if (entry !== undefined) {
       fetchTtl().then(
@@ -160,6 +172,22 @@ export class MemoryCopies {
       );
     }
     return value;
+  }
+
+  /**
+   * The memory form of what the primary returned for `key`. With `serialization: 'store'`, the
+   * copy held is reused when it was decoded from the same text: most reads of a cache return what
+   * the last read did, and parsing and freezing it again (then replacing a copy the collector had
+   * already promoted) was most of a read's CPU. The same text always decodes to the same value.
+   */
+  #decoded(key: string, raw: unknown, source: string | undefined): unknown {
+    const codec = this.#codec;
+    if (codec === undefined) return raw;
+    if (source !== undefined) {
+      const held = this.memory.peek(key);
+      if (held !== undefined && held.source === source) return held.value;
+    }
+    return codec.decode(raw);
   }
 
   /** A copy to answer with while the primary cannot: fresh, or expired within its grace (counted). */
@@ -175,4 +203,9 @@ export class MemoryCopies {
     }
     return entry;
   }
+}
+
+/** The text to keep beside a decoded copy; none when the copy is the text itself (it did not parse). */
+function kept(value: unknown, source: string | undefined): string | undefined {
+  return value === source ? undefined : source;
 }

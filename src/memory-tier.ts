@@ -46,6 +46,11 @@ export interface MemoryEntry {
   readonly ttlPending: boolean;
   /** The near-cache's epoch token when the copy is verified (see `src/near-cache.ts`), else `undefined`. */
   readonly verifiedBy: object | undefined;
+  /**
+   * With `serialization: 'store'`, the primary's text the value was decoded from: a read that
+   * returns the same text again reuses the value instead of parsing it (see `MemoryCopies.fromRead`).
+   */
+  readonly source: string | undefined;
 }
 
 /** The tier's own view of an entry: expiry and refresh time move when the primary confirms it. */
@@ -192,12 +197,21 @@ export class MemoryTier {
 
   /** The copy of `key` if it has not expired; a copy past its stale-if-error grace is dropped. */
   get(key: string): MemoryEntry | undefined {
+    return this.getAt(key, this.#clock.now());
+  }
+
+  /** {@link get} at clock time `now`, for a caller that read the clock already (one reading a hit). */
+  getAt(key: string, now: number): MemoryEntry | undefined {
     const entry = this.#lru.get(key);
     if (entry === undefined || entry.ttlPending) return undefined;
-    const now = this.#clock.now();
     if (entry.expiresAt > now) return entry;
     this.#dropIfDead(key, entry, now);
     return undefined;
+  }
+
+  /** The copy of `key` as held, expired or not, its recency untouched. */
+  peek(key: string): MemoryEntry | undefined {
+    return this.#lru.peek(key);
   }
 
   /** The copy of `key` if it has expired but is within its stale-if-error grace. */
@@ -228,10 +242,14 @@ export class MemoryTier {
     staleUntil = expiresAt,
     /** The value's size when the caller already knows it (its serialized length), saving `sizeOf`. */
     sizeHint?: number,
+    /** The text `value` was decoded from, kept beside it (see {@link MemoryEntry.source}) and counted. */
+    source?: string,
+    /** When the primary confirmed it (a read: when it was sent), if the caller read the clock already. */
+    now = this.#clock.now(),
   ): MemoryEntry | undefined {
     flatten(key);
     if (typeof value === 'string') flatten(value);
-    const now = this.#clock.now();
+    if (source !== undefined) flatten(source);
     const pending = expiresAt === undefined;
     const entry: StoredEntry = {
       value,
@@ -240,15 +258,14 @@ export class MemoryTier {
       refreshedAt: now,
       ttlPending: pending,
       verifiedBy: undefined,
+      source,
     };
     if (this.#sizeOf === undefined) {
       this.#lru.set(key, entry);
       return entry;
     }
-    const size = Math.max(
-      1,
-      Math.ceil(sizeHint === undefined ? this.#sizeOf(value, key) : sizeHint + key.length + ENTRY_OVERHEAD_BYTES),
-    );
+    const valueSize = sizeHint === undefined ? this.#sizeOf(value, key) : sizeHint + key.length + ENTRY_OVERHEAD_BYTES;
+    const size = Math.max(1, Math.ceil(valueSize + (source === undefined ? 0 : source.length)));
     if (size > this.#maxEntrySize) {
       this.#lru.delete(key);
       this.#oversize++;
@@ -270,14 +287,16 @@ export class MemoryTier {
     expiresAt: number,
     staleUntil = expiresAt,
     sizeHint?: number,
+    source?: string,
+    now = this.#clock.now(),
   ): MemoryEntry | undefined {
     const stored = this.#lru.get(key);
     if (stored === undefined || stored.ttlPending || stored.value !== value) {
-      return this.set(key, value, expiresAt, staleUntil, sizeHint);
+      return this.set(key, value, expiresAt, staleUntil, sizeHint, source, now);
     }
     stored.expiresAt = expiresAt;
     stored.staleUntil = staleUntil;
-    stored.refreshedAt = this.#clock.now();
+    stored.refreshedAt = now;
     // Confirmed by this read, verified again only if the read qualifies.
     stored.verifiedBy = undefined;
     return stored;

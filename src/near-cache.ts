@@ -83,9 +83,9 @@ export class NearCache implements InvalidationListener {
    * A lease past its bound replaces the token here too, so a busy process that missed its heartbeat
    * timer does not serve on an expired lease.
    */
-  current(): object | undefined {
+  current(now = this.#parts.clock.now()): object | undefined {
     const token = this.#token;
-    if (token !== undefined && this.#parts.clock.now() - this.#provenAt > this.#parts.leaseMs) {
+    if (token !== undefined && now - this.#provenAt > this.#parts.leaseMs) {
       this.#lapse();
       return undefined;
     }
@@ -94,10 +94,11 @@ export class NearCache implements InvalidationListener {
 
   /** The verified copy of `key`, or `undefined` (none, or one that must be revalidated: counted). */
   lookup(key: string): MemoryEntry | undefined {
-    const entry = this.#parts.memory.get(key);
+    const now = this.#parts.clock.now();
+    const entry = this.#parts.memory.getAt(key, now);
     if (entry === undefined) return undefined;
     const mark = entry.verifiedBy;
-    if (mark !== undefined && mark === this.current()) {
+    if (mark !== undefined && mark === this.current(now)) {
       this.#parts.stats.verifiedHits++;
       return entry;
     }

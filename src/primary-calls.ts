@@ -27,6 +27,7 @@ export const BATCH_MS_PER_KEY = 0.1;
 export class PrimaryCalls {
   readonly #primary: Primary;
   readonly #deadlines: Deadlines;
+  readonly #clock: Clock;
   readonly #stats: Stats;
   readonly #emitFailure: (event: PrimaryFailureEvent) => void;
   /** Told when a call that timed out is answered after all: the primary is back. */
@@ -43,6 +44,7 @@ export class PrimaryCalls {
   ) {
     this.#primary = primary;
     this.#deadlines = new Deadlines(timeoutMs, clock);
+    this.#clock = clock;
     this.#stats = stats;
     this.#emitFailure = emitFailure;
     this.#onLateReply = onLateReply;
@@ -54,23 +56,27 @@ export class PrimaryCalls {
   }
 
   /** The deadline for one round trip of a multi-step operation (clear, iteration, warming, reconciliation). */
-  readonly step: Step = <T>(operation: string, promise: Promise<T>): Promise<T> => this.#bound(operation, promise, 0);
+  readonly step: Step = <T>(operation: string, promise: Promise<T>): Promise<T> =>
+    this.#bound(operation, promise, 0, this.#clock.now());
 
   /**
    * Sends one call with its deadline (scaled by `size` for a batch): its result, or {@link FAILED}
    * once the failure has been counted, emitted and told to the breaker. Never rejects.
    * @param keys physical key(s) involved, for the failure event (one key is not wrapped in an array
    * on every call: only a failure needs the list).
+   * @param now when the call is sent, if the caller read the clock already.
    */
   async call<T>(
     operation: Operation,
     keys: string | readonly string[],
     send: () => Promise<T>,
     size = 1,
+    now?: number,
   ): Promise<T | Failed> {
+    const at = now ?? this.#clock.now();
     try {
-      const result = await this.#bound(operation, send(), size > 1 ? size * BATCH_MS_PER_KEY : 0);
-      this.breaker.success();
+      const result = await this.#bound(operation, send(), size > 1 ? size * BATCH_MS_PER_KEY : 0, at);
+      this.breaker.success(at);
       return result;
     } catch (error) {
       this.failed(operation, error, typeof keys === 'string' ? [keys] : keys);
@@ -78,9 +84,23 @@ export class PrimaryCalls {
     }
   }
 
-  #bound<T>(operation: string, promise: Promise<T>, extraMs: number): Promise<T> {
+  /**
+   * The inside of {@link call} for the hottest path (`get`), whose caller has its own try/catch:
+   * `promise` within the default deadline, rejecting as it does; the caller then reports with
+   * {@link succeeded} or {@link failed}. One async layer fewer per read.
+   */
+  bounded<T>(operation: Operation, promise: Promise<T>, now: number): Promise<T> {
+    return this.#bound(operation, promise, 0, now);
+  }
+
+  /** A call sent at `at` was answered: the breaker hears of it. */
+  succeeded(at: number): void {
+    this.breaker.success(at);
+  }
+
+  #bound<T>(operation: string, promise: Promise<T>, extraMs: number, now: number): Promise<T> {
     const ms = this.#deadlines.ms + extraMs;
-    return this.#deadlines.bound(promise, () => new PrimaryTimeoutError(operation, ms), extraMs, this.#late);
+    return this.#deadlines.bound(promise, () => new PrimaryTimeoutError(operation, ms), extraMs, this.#late, now);
   }
 
   /** A late answer, or a late refusal by the server, proves the primary is there; a late reset does not. */

@@ -16,7 +16,7 @@ import { MemoryCopies } from './memory-copies.js';
 import { type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 import { NearCache, type NearCacheState } from './near-cache.js';
 import { type KeyLayoutOption, type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
-import type { Primary } from './primary.js';
+import type { Primary, PrimaryRead } from './primary.js';
 import { FAILED, PrimaryCalls } from './primary-calls.js';
 import { ReadGuard } from './read-guard.js';
 import { RecentWrites } from './recent-writes.js';
@@ -293,8 +293,14 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const token = this.#near?.current();
     let value: unknown;
     try {
-      const read = await this.#calls.call('get', physical, () => this.#primary.get(physical));
-      if (read === FAILED) return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+      let read: PrimaryRead | undefined;
+      try {
+        read = await this.#calls.bounded('get', this.#primary.get(physical), started);
+        this.#calls.succeeded(started);
+      } catch (error) {
+        this.#calls.failed('get', error, [physical]);
+        return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+      }
       value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined, token);
     } finally {
       // After the fill: ending the read may forget the stamps it was checked against.
@@ -317,7 +323,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       const token = this.#near?.current();
       const asked = ask.map((i) => physical[i] as string);
       try {
-        const reads = await this.#calls.call('getMany', asked, () => this.#primary.getMany(asked), asked.length);
+        const send = () => this.#primary.getMany(asked);
+        const reads = await this.#calls.call('getMany', asked, send, asked.length, started);
         if (reads === FAILED) {
           this.#serveBatch('getMany', physical, ask, (i, value) => {
             results[i] = value;

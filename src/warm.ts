@@ -150,10 +150,9 @@ export async function warmFromPrimary(context: WarmContext, options: WarmOptions
           for (const [i, read] of reads.entries()) {
             // A key this instance wrote or deleted while the batch was in flight keeps its newer state.
             if (read === undefined || copies.guard.verdict(keys[i] as string, ticket) !== 'fill') continue;
-            const value = context.codec === undefined ? read.value : context.codec.decode(read.value);
             // Asked-at, not now: the copy must expire no later than Redis's.
             const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : asked + read.ttlMs;
-            if (memory.set(keys[i] as string, value, expiresAt) !== undefined) run.loaded++;
+            if (store(memory, context.codec, keys[i] as string, read.value, expiresAt)) run.loaded++;
           }
         } finally {
           copies.guard.end();
@@ -209,7 +208,7 @@ export async function warmFromLoader(
     }
     const expiresAt = ttl === undefined ? Number.POSITIVE_INFINITY : clock.now() + ttl;
     copies.guard.stamp(key);
-    if (memory.set(key, codec === undefined ? raw : codec.decode(raw), expiresAt) !== undefined) run.loaded++;
+    if (store(memory, codec, key, raw, expiresAt)) run.loaded++;
     if (run.seen % 100 === 0) {
       context.onProgress({ loaded: run.loaded, seen: run.seen });
       await breathe();
@@ -219,4 +218,17 @@ export async function warmFromLoader(
   }
   context.onProgress({ loaded: run.loaded, seen: run.seen });
   return report(undefined);
+}
+
+/**
+ * Puts what the primary holds (or would hold) for `key` in memory, decoded with `serialization:
+ * 'store'` and with the text it came from, as a read would leave it. False when it does not fit.
+ */
+function store(memory: MemoryTier, codec: Codec | undefined, key: string, raw: unknown, expiresAt: number): boolean {
+  if (codec === undefined || typeof raw !== 'string') {
+    return memory.set(key, codec === undefined ? raw : codec.decode(raw), expiresAt) !== undefined;
+  }
+  const value = codec.decode(raw);
+  const source = value === raw ? undefined : raw;
+  return memory.set(key, value, expiresAt, expiresAt, raw.length, source) !== undefined;
 }

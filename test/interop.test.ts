@@ -3,7 +3,7 @@ import { createCache } from 'cache-manager';
 import { Cacheable } from 'cacheable';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TieredStore } from '../src/index.js';
+import { MemoryTier, TieredStore } from '../src/index.js';
 import { RedisServer } from './helpers/redis-server.js';
 
 // TieredStore next to what users already run: plain @keyv/redis on the same keys, cache-manager 7
@@ -151,6 +151,30 @@ describe("serialization: 'store' (objects in memory, Keyv's format in Redis)", (
       first.nested.n = 2;
     }).toThrow(TypeError);
     expect(store.stats().hits.memory).toBe(2);
+  });
+
+  it('reuses the frozen copy when Redis returns the text it came from, and decodes a changed one', async () => {
+    const memory = new MemoryTier({ maxSize: 1 << 20 });
+    const store = new TieredStore({ primary: server.url, serialization: 'store', fallback: memory });
+    open.push(store);
+    const keyv = new Keyv({ store, ...off });
+    const other = plain();
+    await other.set('obj:reuse', { n: 1, list: [{ a: 1 }] }, 60_000);
+    // Primary-first: every get reads Redis; the same text gives back the object decoded the first time.
+    const first = (await keyv.get('obj:reuse')) as { n: number; list: Array<{ a: number }> };
+    const second = await keyv.get('obj:reuse');
+    expect(second).toBe(first);
+    expect(Object.isFrozen(first.list[0])).toBe(true);
+    // The text is kept beside the object, and counted: more than the text alone.
+    const text = JSON.stringify({ value: first, expires: 0 }).length;
+    expect(memory.calculatedSize).toBeGreaterThan(2 * text - 40);
+    // Another writer changes the value (same length, so nothing but the bytes tell them apart).
+    await other.set('obj:reuse', { n: 2, list: [{ a: 1 }] }, 60_000);
+    const third = (await keyv.get('obj:reuse')) as typeof first;
+    expect(third).not.toBe(first);
+    expect(third).toEqual({ n: 2, list: [{ a: 1 }] });
+    expect(first.n).toBe(1);
+    expect(store.stats().timeouts).toBe(0);
   });
 
   it('keeps Redis in Keyv format through reconciliation by replay', async () => {
