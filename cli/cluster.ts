@@ -90,7 +90,16 @@ async function clusterSlotsIfCluster(seed: RedisSession): Promise<unknown> {
   }
   const text = textOf(info);
   if (text === undefined || parseInfo(text).cluster_enabled !== '1') return undefined;
-  return seed.run('CLUSTER SLOTS', (client) => client.sendCommand(['CLUSTER', 'SLOTS']));
+  try {
+    return await seed.run('CLUSTER SLOTS', (client) => client.sendCommand(['CLUSTER', 'SLOTS']));
+  } catch (error) {
+    const cause = error instanceof Error ? error.cause : undefined;
+    if (!isServerReply(cause) || !/^NOPERM/.test((cause as Error).message)) throw error;
+    // Every cluster client needs it; a user made for the CLI may lack it.
+    throw seed.say(
+      `${(error as Error).message} (on a cluster node the CLI finds the masters with CLUSTER SLOTS, as every cluster client does: allow it with +cluster|slots)`,
+    );
+  }
 }
 
 /** A field of `CLUSTER INFO` that must be a count. */

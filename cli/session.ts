@@ -125,8 +125,13 @@ export function clusterSummary(run: ClusterRun): ClusterSummary {
   return { state: run.topology.info.state, slotsCovered: run.topology.slotsCovered, masters: run.masters.length };
 }
 
+/** `3 masters`, `1 master`. */
+export function masters(count: number): string {
+  return `${count} ${count === 1 ? 'master' : 'masters'}`;
+}
+
 /** `Cluster: cluster_state ok, 16384 of 16384 slots covered, 3 masters.` */
 export function clusterLine(summary: ClusterSummary): string {
   const state = summary.state === null ? 'unknown (CLUSTER INFO denied)' : printableKey(summary.state, 64);
-  return `Cluster: cluster_state ${state}, ${summary.slotsCovered} of ${CLUSTER_SLOTS} slots covered, ${summary.masters} masters.`;
+  return `Cluster: cluster_state ${state}, ${summary.slotsCovered} of ${CLUSTER_SLOTS} slots covered, ${masters(summary.masters)}.`;
 }

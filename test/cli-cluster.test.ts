@@ -439,6 +439,10 @@ describe.concurrent('hostile or broken cluster nodes: a clear one-line error, ne
         /answered CLUSTER SLOTS with slot 50 served by two ranges/,
       ],
       ['+OK\r\n', /answered CLUSTER SLOTS with the string OK instead of an array of slot ranges/],
+      [
+        "-NOPERM this user has no permissions to run the 'cluster|slots' command\r\n",
+        /denied CLUSTER SLOTS: NOPERM .*: allow it with \+cluster\|slots\)$/m,
+      ],
     ];
     await withFakes(
       cases.map(([slots]) => clusterNode([], { 'CLUSTER SLOTS': typeof slots === 'string' ? slots : resp(slots) })),
@@ -457,6 +461,34 @@ describe.concurrent('hostile or broken cluster nodes: a clear one-line error, ne
         }
       },
     );
+  });
+
+  it('INFO denied: a node is taken for a cluster node when CLUSTER SLOTS answers, else for one server', async () => {
+    const noInfo = { INFO: "-NOPERM this user has no permissions to run the 'info' command\r\n" };
+    await withFakes([clusterNode([], noInfo)], async ([node]) => {
+      const slots: Resp = [[0, 16_383, ['127.0.0.1', node?.port ?? 0, ID_A]]];
+      const standalone = clusterNode([], {
+        ...noInfo,
+        'CLUSTER SLOTS': '-ERR This instance has cluster support disabled\r\n',
+      });
+      await withFakes([clusterNode(slots, noInfo), standalone], async ([seed, single]) => {
+        const [cluster, one] = await Promise.all([
+          hostile('ping', '--url', `redis://127.0.0.1:${seed?.port}`, '-n', '1'),
+          hostile('ping', '--url', `redis://127.0.0.1:${single?.port}`, '-n', '1'),
+        ]);
+        expect(cluster.code).toBe(0);
+        expect(cluster.stdout).toMatch(
+          /^Cluster via redis:\/\/127\.0\.0\.1:\d+: cluster_state ok, 16384 of 16384 slots covered, 1 master \(1 answering\)$/m,
+        );
+        expect(cluster.stdout).toContain(
+          `PONG from redis://127.0.0.1:${node?.port}: redis unknown (INFO denied), role unknown (INFO denied), slots 0-16383`,
+        );
+        expect(one.code).toBe(0);
+        expect(one.stdout).toMatch(
+          /^PONG from redis:\/\/127\.0\.0\.1:\d+: redis unknown \(INFO denied\), role unknown \(INFO denied\)\n/,
+        );
+      });
+    });
   });
 
   it('a master that vanishes or hangs mid-run is named; an empty host is the given one', async () => {

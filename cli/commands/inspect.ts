@@ -24,6 +24,7 @@ import {
   clusterLine,
   clusterSummary,
   everyMaster,
+  masters,
   output,
   withDeployment,
 } from '../session.js';
@@ -257,18 +258,18 @@ export function renderInspect(report: InspectReport): string {
  */
 export function renderClusterInspect(report: ClusterInspectReport): string {
   const pattern = printableKey(report.pattern);
-  const masters = `${report.nodes.length} masters`;
+  const all = masters(report.nodes.length);
   const sizes =
     report.sizeSource === 'mixed'
       ? report.nodes.map((node) => `${node.url} ${sizesText(node.sizeSource)}`).join(', ')
       : sizesText(report.sizeSource);
   const lines =
     report.keys.length === 0
-      ? [`No keys match ${pattern} on any of the ${masters}.`]
+      ? [`No keys match ${pattern} on any of the ${all}.`]
       : [
           keyTable(report.keys, true),
           '',
-          `${report.keys.length} ${report.keys.length === 1 ? 'key' : 'keys'} matching ${pattern} on ${masters}, sizes from ${sizes}`,
+          `${report.keys.length} ${report.keys.length === 1 ? 'key' : 'keys'} matching ${pattern} on ${all}, sizes from ${sizes}`,
         ];
   lines.push(clusterLine(report.cluster));
   for (const node of report.nodes) {

@@ -9,7 +9,7 @@ import { addConnectionFlags, type ConnectionFlags, integerInRange } from '../fla
 import { formatLatency, printableKey, quantile } from '../format.js';
 import { describeRole, readInfo } from '../info.js';
 import { describeReply, ProtocolError } from '../replies.js';
-import { type ClusterRun, output, withDeployment } from '../session.js';
+import { type ClusterRun, masters, output, withDeployment } from '../session.js';
 
 /** Most PINGs `--count` accepts: each is a round trip, and the samples are kept to sort. */
 export const MAX_PINGS = 100_000;
@@ -215,7 +215,7 @@ export async function pingCluster(run: ClusterRun, count: number): Promise<Clust
     p50Ms: quantile(samples, 0.5) ?? 0,
     maxMs: samples[samples.length - 1] ?? 0,
     version: versions.length === 0 ? null : versions.join(', '),
-    role: `cluster (${nodes.length} ${nodes.length === 1 ? 'master' : 'masters'})`,
+    role: `cluster (${masters(nodes.length)})`,
     cluster: {
       state: topology.info.state,
       slotsCovered: topology.slotsCovered,
@@ -234,7 +234,7 @@ export function renderClusterPing(report: ClusterPingReport): string {
   const state =
     report.cluster.state === null ? 'unknown (CLUSTER INFO denied)' : printableKey(report.cluster.state, 64);
   const lines = [
-    `Cluster via ${report.url}: cluster_state ${state}, ${report.cluster.slotsCovered} of ${CLUSTER_SLOTS} slots covered, ${report.cluster.masters} masters (${report.cluster.reachable} answering)`,
+    `Cluster via ${report.url}: cluster_state ${state}, ${report.cluster.slotsCovered} of ${CLUSTER_SLOTS} slots covered, ${masters(report.cluster.masters)} (${report.cluster.reachable} answering)`,
   ];
   for (const node of report.nodes) {
     const slots = `slots ${formatRanges(node.slotRanges)}`;

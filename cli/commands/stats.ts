@@ -26,6 +26,7 @@ import {
   clusterLine,
   clusterSummary,
   everyMaster,
+  masters,
   output,
   withDeployment,
 } from '../session.js';
@@ -394,14 +395,14 @@ export function renderClusterStats(report: ClusterStatsReport): string {
           .filter((source, i, all) => all.indexOf(source) === i)
           .map(
             (source) =>
-              `${sizesText(source)} on ${report.nodes.filter((node) => node.sizeSource === source).length} masters`,
+              `${sizesText(source)} on ${masters(report.nodes.filter((node) => node.sizeSource === source).length)}`,
           )
           .join(', ')
       : sizesText(report.sizeSource);
   const lines = [
     statsTable(report),
     '',
-    `${report.scanned} keys under ${printableKey(report.pattern)} on ${report.nodes.length} masters; sizes from ${sizes}.`,
+    `${report.scanned} keys under ${printableKey(report.pattern)} on ${masters(report.nodes.length)}; sizes from ${sizes}.`,
     clusterLine(report.cluster),
     ...report.nodes.map(
       (node) =>
