@@ -295,7 +295,9 @@ export function inspectCommand(): Command {
       ).argParser(nonEmpty('a glob such as price:* (leave --match out for all keys)')),
     )
     .addOption(
-      new Option('-l, --limit <n>', 'stop after this many keys').argParser(integerInRange(1, MAX_KEYS)).default(100),
+      new Option('-l, --limit <n>', 'stop after this many keys (in all, on a cluster)')
+        .argParser(integerInRange(1, MAX_KEYS))
+        .default(100),
     )
     .addHelpText(
       'after',
@@ -304,6 +306,8 @@ Examples:
   $ keyv-failsafe inspect --url redis://127.0.0.1:6379 --match 'price:*'
   $ keyv-failsafe inspect --url redis://127.0.0.1:6379 --match 'price:crypto:*' --config ./ttl.config.mjs
   $ REDIS_URL=redis://:secret@10.0.0.5:6379 keyv-failsafe inspect --namespace app --limit 20 --json
+
+On a cluster node, every master is scanned; --limit and --max-scan-calls are for the whole run.
 
 The config module default-exports (or exports as \`ttl\`) the object the application passes as
 TieredStore's \`ttl\` option, e.g.:
