@@ -154,6 +154,8 @@ export interface RedisSession {
    * cursor that comes back); drops the connection, as the server is not to be trusted any more.
    */
   fail(command: string, error: unknown): CliError;
+  /** A {@link CliError} saying `text` (about this server), scrubbed of the credentials. */
+  say(text: string): CliError;
   /** Closes the connection: gracefully after a clean run, at once after any failure. */
   close(): Promise<void>;
 }
@@ -241,6 +243,7 @@ export async function connect(options: ConnectOptions): Promise<RedisSession> {
       open.destroy();
       return translateError(error, target, command);
     },
+    say: (text) => new CliError(scrub(text, target.secrets)),
     close: () => open.close(),
   };
 }

@@ -27,6 +27,11 @@ export interface DetailResult {
   readonly sizeSource: SizeSource;
   /** Keys that expired or were deleted between SCAN and the lookup. */
   readonly vanished: number;
+  /**
+   * Keys the server no longer holds because their slot moved to another cluster master between
+   * SCAN and the lookup (it answered `MOVED` or `ASK`): a resharding or a failover during the run.
+   */
+  readonly moved: number;
 }
 
 /**
@@ -45,11 +50,19 @@ function memoryDenied(reply: unknown): boolean {
   return isServerReply(reply) && /^(NOPERM|ERR unknown command)/i.test((reply as Error).message);
 }
 
+/** `MOVED` or `ASK`: a cluster node saying the key's slot is served elsewhere now. */
+const redirect = /^(MOVED|ASK) /;
+
+/** What {@link checkPttl} answers for a key whose slot moved to another master: see {@link DetailResult.moved}. */
+const MOVED = -3;
+
 /**
- * A PTTL reply: -2 (gone), -1 (no TTL) or the remaining milliseconds. A refused PTTL (ACL) fails
- * the command, thrown here so that the session explains it; any other reply is a protocol error.
+ * A PTTL reply: -2 (gone), -1 (no TTL) or the remaining milliseconds; {@link MOVED} for a
+ * redirection. A refused PTTL (ACL) fails the command, thrown here so that the session explains
+ * it; any other reply is a protocol error.
  */
 function checkPttl(reply: unknown): number {
+  if (isServerReply(reply) && redirect.test((reply as Error).message)) return MOVED;
   if (reply instanceof Error) throw reply;
   return expectInteger(reply, -2);
 }
@@ -94,6 +107,7 @@ export async function readDetails(
   let sizeSource: SizeSource = 'memory-usage';
   const details: KeyDetail[] = [];
   let vanished = 0;
+  let moved = 0;
   for (let start = 0; start < keys.length; start += DETAIL_BATCH) {
     const batch = keys.slice(start, start + DETAIL_BATCH);
     let replies = await sendBatch(session, batch, sizeSource);
@@ -105,9 +119,16 @@ export async function readDetails(
     for (const [i, redisKey] of batch.entries()) {
       const { pttl, bytes } = replies?.[i] ?? { pttl: -2, bytes: null };
       if (pttl === -2) vanished++;
+      else if (pttl === MOVED) moved++;
       else details.push({ redisKey, ttlMs: pttl === -1 ? null : pttl, bytes });
     }
     onBatch(Math.min(keys.length, start + batch.length));
   }
-  return { details, sizeSource, vanished };
+  return { details, sizeSource, vanished, moved };
+}
+
+/** How the sizes of every master were measured: alike, or `mixed`. */
+export function sizeSourceOf(nodes: ReadonlyArray<{ readonly sizeSource: SizeSource }>): SizeSource | 'mixed' {
+  const sources = new Set(nodes.map((node) => node.sizeSource));
+  return sources.size === 1 ? ([...sources][0] as SizeSource) : sources.size === 0 ? 'memory-usage' : 'mixed';
 }

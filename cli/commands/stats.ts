@@ -1,13 +1,14 @@
 // `keyv-failsafe stats`: key count, bytes and TTL spread per category (or per first key segment),
-// and the server's memory, from one bounded SCAN pass.
+// and the server's memory, from one bounded SCAN pass (over every master, on a cluster).
 import { Command, Option } from 'commander';
+import { formatRanges, type SlotRange } from '../cluster.js';
 import { loadConfig } from '../config.js';
 import type { RedisSession } from '../connect.js';
 import { Budget } from '../deadline.js';
 import { addConnectionFlags, addScanFlags, type ConnectionFlags, integerInRange, MAX_KEYS } from '../flags.js';
 import { formatBytes, formatDuration, printableKey, quantile, renderTable } from '../format.js';
 import { readInfo } from '../info.js';
-import { readDetails, type SizeSource } from '../key-details.js';
+import { type DetailResult, type KeyDetail, readDetails, type SizeSource, sizeSourceOf } from '../key-details.js';
 import {
   applicationKey,
   type Categorizer,
@@ -18,8 +19,17 @@ import {
   scanPattern,
 } from '../keys.js';
 import { type Progress, silentProgress, streamProgress } from '../progress.js';
-import { scanKeys } from '../scan.js';
-import { output, withSession } from '../session.js';
+import { type NodeScanResult, scanKeys, scanNodes } from '../scan.js';
+import {
+  type ClusterRun,
+  type ClusterSummary,
+  clusterLine,
+  clusterSummary,
+  everyMaster,
+  masters,
+  output,
+  withDeployment,
+} from '../session.js';
 import { parseRedisUrl } from '../target.js';
 
 /** Flags of `stats`. */
@@ -128,17 +138,12 @@ function memoryOf(info: Record<string, string> | undefined, dbsize: number | und
   };
 }
 
-/** One SCAN pass over the namespace (at most `maxKeys` keys), summarised per group. */
-export async function stats(session: RedisSession, options: StatsOptions): Promise<StatsReport> {
-  const pattern = scanPattern(options.namespace, undefined);
-  const prefix = keyPrefix(options.namespace);
-  const { progress, categorize } = options;
-  const scan = await scanKeys(session, { pattern, limit: options.maxKeys, maxCalls: options.maxScanCalls, progress });
-  const { details, sizeSource } = await readDetails(session, scan.keys, (done) =>
-    progress.report(`reading TTL and size: ${done}/${scan.keys.length} keys`, done % 5_000 === 0),
-  );
-  progress.done();
-
+/** Keys summarised per group (sorted by bytes, largest first), and in total. */
+function groupDetails(
+  details: readonly KeyDetail[],
+  prefix: string,
+  categorize: Categorizer | undefined,
+): { groups: GroupStats[]; total: GroupStats } {
   const groups = new Map<string, Accumulator>();
   const total: Accumulator = { keys: 0, bytes: 0, ttls: [], withoutTtl: 0, categoryTtlMs: null };
   for (const detail of details) {
@@ -157,7 +162,27 @@ export async function stats(session: RedisSession, options: StatsOptions): Promi
       else target.ttls.push(detail.ttlMs);
     }
   }
+  return {
+    groups: [...groups]
+      .map(([key, group]) =>
+        summarise(group.nameBytes === undefined ? key : Buffer.from(key, 'latin1').toString('utf8'), group),
+      )
+      .sort((a, b) => b.bytes - a.bytes || b.keys - a.keys),
+    total: summarise('total', total),
+  };
+}
 
+/** One SCAN pass over the namespace (at most `maxKeys` keys), summarised per group. */
+export async function stats(session: RedisSession, options: StatsOptions): Promise<StatsReport> {
+  const pattern = scanPattern(options.namespace, undefined);
+  const prefix = keyPrefix(options.namespace);
+  const { progress, categorize } = options;
+  const scan = await scanKeys(session, { pattern, limit: options.maxKeys, maxCalls: options.maxScanCalls, progress });
+  const { details, sizeSource } = await readDetails(session, scan.keys, (done) =>
+    progress.report(`reading TTL and size: ${done}/${scan.keys.length} keys`, done % 5_000 === 0),
+  );
+  progress.done();
+  const { groups, total } = groupDetails(details, prefix, categorize);
   const memory = await readInfo(session, 'memory');
   return {
     url: session.safeUrl,
@@ -168,13 +193,114 @@ export async function stats(session: RedisSession, options: StatsOptions): Promi
     maxKeys: options.maxKeys,
     truncated: scan.truncated,
     sizeSource,
-    groups: [...groups]
-      .map(([key, group]) =>
-        summarise(group.nameBytes === undefined ? key : Buffer.from(key, 'latin1').toString('utf8'), group),
-      )
-      .sort((a, b) => b.bytes - a.bytes || b.keys - a.keys),
-    total: summarise('total', total),
+    groups,
+    total,
     server: memoryOf(memory, scan.dbsize),
+  };
+}
+
+/** One master in a cluster's {@link ClusterStatsReport}. */
+export interface StatsNodeReport {
+  /** The master's address as the cluster announces it, credentials hidden. */
+  readonly url: string;
+  readonly id: string | null;
+  readonly slots: number;
+  readonly slotRanges: readonly SlotRange[];
+  /** Keys of the namespace summarised from this master. */
+  readonly scanned: number;
+  readonly bytes: number;
+  readonly scanCalls: number;
+  /** True when the run's `--max-keys` stopped this master's scan before its end. */
+  readonly truncated: boolean;
+  readonly sizeSource: SizeSource;
+  /** Keys its SCAN returned whose slot had moved to another master by the lookup (MOVED/ASK). */
+  readonly moved: number;
+  readonly server: ServerMemory;
+}
+
+/**
+ * `stats` on a cluster: the {@link StatsReport} over every master (groups and total of all their
+ * keys, `server` summed), the cluster's state, and one entry per master.
+ */
+export interface ClusterStatsReport extends Omit<StatsReport, 'sizeSource'> {
+  /** `mixed` when some masters allowed MEMORY USAGE and others did not: see each node's. */
+  readonly sizeSource: SizeSource | 'mixed';
+  readonly cluster: ClusterSummary;
+  readonly nodes: StatsNodeReport[];
+}
+
+/** The sum of every master's memory; a field is `null` when some master's is unknown. */
+function sumMemory(nodes: readonly ServerMemory[]): ServerMemory {
+  const sum = (field: 'usedMemory' | 'maxmemory' | 'dbsize') =>
+    nodes.some((node) => node[field] === null) ? null : nodes.reduce((total, node) => total + (node[field] ?? 0), 0);
+  const usedMemory = sum('usedMemory');
+  // One master without a limit leaves the cluster without one.
+  const maxmemory = nodes.some((node) => node.maxmemory === 0) ? 0 : sum('maxmemory');
+  const policies = [...new Set(nodes.map((node) => node.maxmemoryPolicy))];
+  return {
+    usedMemory,
+    usedMemoryHuman: usedMemory === null ? null : formatBytes(usedMemory),
+    maxmemory,
+    maxmemoryHuman: maxmemory === null || maxmemory === 0 ? null : formatBytes(maxmemory),
+    maxmemoryPolicy: policies.includes(null) ? null : policies.join(', '),
+    dbsize: sum('dbsize'),
+  };
+}
+
+/** One SCAN pass over the namespace on every master (at most `maxKeys` keys in all), summarised per group. */
+export async function statsCluster(run: ClusterRun, options: StatsOptions): Promise<ClusterStatsReport> {
+  const sessions = everyMaster(run);
+  const pattern = scanPattern(options.namespace, undefined);
+  const prefix = keyPrefix(options.namespace);
+  const { progress, categorize } = options;
+  const scan = await scanNodes(sessions, { pattern, limit: options.maxKeys, maxCalls: options.maxScanCalls, progress });
+  const all = scan.nodes.reduce((sum, node) => sum + node.keys.length, 0);
+  const done = sessions.map(() => 0);
+  // Each master's keys are looked up on that master: it is the one that holds them.
+  const results = await Promise.all(
+    sessions.map((session, i) =>
+      readDetails(session, scan.nodes[i]?.keys ?? [], (count) => {
+        done[i] = count;
+        const sum = done.reduce((a, b) => a + b, 0);
+        progress.report(`reading TTL and size: ${sum}/${all} keys`, count % 5_000 === 0);
+      }),
+    ),
+  );
+  progress.done();
+  const memories = await Promise.all(sessions.map((session) => readInfo(session, 'memory')));
+  const details = results.flatMap((result) => result.details);
+  const { groups, total } = groupDetails(details, prefix, categorize);
+  const nodes = run.masters.map((node, i): StatsNodeReport => {
+    const result = results[i] as DetailResult;
+    const walk = scan.nodes[i] as NodeScanResult;
+    return {
+      url: node.safeUrl,
+      id: node.master.id,
+      slots: node.master.slots,
+      slotRanges: node.master.ranges,
+      scanned: result.details.length,
+      bytes: result.details.reduce((sum, detail) => sum + (detail.bytes ?? 0), 0),
+      scanCalls: walk.calls,
+      truncated: walk.truncated,
+      sizeSource: result.sizeSource,
+      moved: result.moved,
+      server: memoryOf(memories[i], walk.dbsize),
+    };
+  });
+  return {
+    url: run.safeUrl,
+    namespace: options.namespace,
+    pattern,
+    groupedBy: categorize === undefined ? 'segment' : 'category',
+    scanned: details.length,
+    maxKeys: options.maxKeys,
+    truncated: scan.truncated,
+    sizeSource: sizeSourceOf(nodes),
+    groups,
+    total,
+    server: sumMemory(nodes.map((node) => node.server)),
+    cluster: clusterSummary(run),
+    nodes,
   };
 }
 
@@ -200,18 +326,23 @@ function groupCell(group: GroupStats): string {
   return group.categoryTtlMs === null ? name : `${name} (${formatDuration(group.categoryTtlMs)})`;
 }
 
-/** The server's memory and key count; every value the server wrote is escaped. */
-function serverLine(s: ServerMemory): string {
-  const keys = s.dbsize === null ? 'DBSIZE denied' : `${s.dbsize} keys in this database`;
-  if (s.usedMemory === null) return `Server: ${keys} (INFO memory denied).`;
+/** A server's memory and key count, without a label; every value the server wrote is escaped. */
+function memoryText(s: ServerMemory, where: string): string {
+  const keys = s.dbsize === null ? 'DBSIZE denied' : `${s.dbsize} keys in ${where}`;
+  if (s.usedMemory === null) return `${keys} (INFO memory denied)`;
   const shown = (value: string | null, fallback = 'unknown') => (value === null ? fallback : printableKey(value, 64));
   const limit =
     s.maxmemory === null ? 'unknown' : s.maxmemory === 0 ? 'none' : shown(s.maxmemoryHuman, String(s.maxmemory));
-  return `Server: used_memory ${shown(s.usedMemoryHuman)}, maxmemory ${limit}, policy ${shown(s.maxmemoryPolicy)}, ${keys}.`;
+  return `used_memory ${shown(s.usedMemoryHuman)}, maxmemory ${limit}, policy ${shown(s.maxmemoryPolicy)}, ${keys}`;
 }
 
-/** The text rendering of a {@link StatsReport}: a table per group, a total, and the server's memory. */
-export function renderStats(report: StatsReport): string {
+/** The server's memory and key count. */
+function serverLine(s: ServerMemory): string {
+  return `Server: ${memoryText(s, 'this database')}.`;
+}
+
+/** The table: a row per group and the total. */
+function statsTable(report: StatsReport | ClusterStatsReport): string {
   const row = (g: GroupStats) => [
     groupCell(g),
     String(g.keys),
@@ -221,7 +352,7 @@ export function renderStats(report: StatsReport): string {
     ttlCell(g.ttlMaxMs),
     String(g.withoutTtl),
   ];
-  const table = renderTable(
+  return renderTable(
     [
       { header: report.groupedBy === 'category' ? 'CATEGORY' : 'PREFIX' },
       { header: 'KEYS', alignRight: true },
@@ -233,13 +364,63 @@ export function renderStats(report: StatsReport): string {
     ],
     [...report.groups.map(row), row(report.total)],
   );
+}
+
+/** How sizes were measured, as the summary line says it. */
+function sizesText(source: SizeSource): string {
+  return source === 'memory-usage' ? 'MEMORY USAGE' : 'STRLEN (MEMORY USAGE denied)';
+}
+
+/** The text rendering of a {@link StatsReport}: a table per group, a total, and the server's memory. */
+export function renderStats(report: StatsReport): string {
   const lines = [
-    table,
+    statsTable(report),
     '',
-    `${report.scanned} keys under ${printableKey(report.pattern)}; sizes from ${report.sizeSource === 'memory-usage' ? 'MEMORY USAGE' : 'STRLEN (MEMORY USAGE denied)'}.`,
+    `${report.scanned} keys under ${printableKey(report.pattern)}; sizes from ${sizesText(report.sizeSource)}.`,
     serverLine(report.server),
   ];
   if (report.truncated) lines.push(`Stopped at --max-keys ${report.maxKeys}: totals cover part of the namespace.`);
+  return lines.join('\n');
+}
+
+/**
+ * The text rendering of a {@link ClusterStatsReport}: the table over every master, the cluster's
+ * state, one line per master, and the masters' memory summed.
+ */
+export function renderClusterStats(report: ClusterStatsReport): string {
+  const sizes =
+    report.sizeSource === 'mixed'
+      ? report.nodes
+          .map((node) => node.sizeSource)
+          .filter((source, i, all) => all.indexOf(source) === i)
+          .map(
+            (source) =>
+              `${sizesText(source)} on ${masters(report.nodes.filter((node) => node.sizeSource === source).length)}`,
+          )
+          .join(', ')
+      : sizesText(report.sizeSource);
+  const lines = [
+    statsTable(report),
+    '',
+    `${report.scanned} keys under ${printableKey(report.pattern)} on ${masters(report.nodes.length)}; sizes from ${sizes}.`,
+    clusterLine(report.cluster),
+    ...report.nodes.map(
+      (node) =>
+        `Node ${node.url} (slots ${formatRanges(node.slotRanges)}): ${node.scanned} keys, ${formatBytes(node.bytes)}, ${node.scanCalls} SCAN calls; ${memoryText(node.server, 'this database')}.`,
+    ),
+    `All masters: ${memoryText(report.server, 'their databases')}.`,
+  ];
+  const moved = report.nodes.reduce((sum, node) => sum + node.moved, 0);
+  if (moved > 0) {
+    lines.push(
+      `${moved} keys had moved to another master by the time they were looked up (resharding or failover): not counted.`,
+    );
+  }
+  if (report.truncated) {
+    lines.push(
+      `Stopped at --max-keys ${report.maxKeys}: totals cover part of the namespace, taken from every master alike.`,
+    );
+  }
   return lines.join('\n');
 }
 
@@ -250,7 +431,7 @@ export function statsCommand(): Command {
   );
   addScanFlags(addConnectionFlags(command))
     .addOption(
-      new Option('--max-keys <n>', 'summarise at most this many keys')
+      new Option('--max-keys <n>', 'summarise at most this many keys (in all, on a cluster)')
         .argParser(integerInRange(1, MAX_KEYS))
         .default(100_000),
     )
@@ -258,6 +439,7 @@ export function statsCommand(): Command {
       'after',
       `
 Without --config, keys are grouped by their first segment (price:crypto:BTC -> "price:").
+On a cluster node, every master is scanned; --max-keys and --max-scan-calls are for the whole run.
 
 Examples:
   $ keyv-failsafe stats --url redis://127.0.0.1:6379
@@ -270,17 +452,20 @@ Examples:
       const budget = new Budget(flags.maxTime);
       const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config, budget);
       const progress = flags.quiet ? silentProgress : streamProgress(process.stderr);
+      const options: StatsOptions = {
+        namespace: flags.namespace,
+        maxKeys: flags.maxKeys,
+        maxScanCalls: flags.maxScanCalls,
+        categorize,
+        progress,
+      };
       // Cleared however the run ends, so that an error starts on a line of its own on a terminal.
-      const report = await withSession(flags, budget, (session) =>
-        stats(session, {
-          namespace: flags.namespace,
-          maxKeys: flags.maxKeys,
-          maxScanCalls: flags.maxScanCalls,
-          categorize,
-          progress,
-        }),
-      ).finally(() => progress.done());
-      output(report, flags.json, renderStats);
+      const report = await withDeployment<StatsReport | ClusterStatsReport>(flags, budget, {
+        standalone: (session) => stats(session, options),
+        cluster: (run) => statsCluster(run, options),
+      }).finally(() => progress.done());
+      if ('nodes' in report) output(report, flags.json, renderClusterStats);
+      else output(report, flags.json, renderStats);
     });
   return command;
 }
