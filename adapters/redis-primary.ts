@@ -13,15 +13,19 @@ import type {
 import { envelopeTtl, isKeyvEnvelope } from './envelope.js';
 import {
   applyFailFast,
+  isServerReply,
   kindOf,
   type RedisConnectOptions,
   type RedisNode,
   RedisTopology,
+  Resp3RefusedError,
+  resp2FallbackOf,
+  resp3Refusal,
   safeNameOf,
 } from './redis-topology.js';
 import { RedisTracking } from './redis-tracking.js';
 
-export { createFailFastClient, type RedisConnectOptions } from './redis-topology.js';
+export { createFailFastClient, isServerReply, type RedisConnectOptions } from './redis-topology.js';
 
 type RedisClient = ReturnType<typeof createClient>;
 /**
@@ -57,18 +61,6 @@ export function isKeyvRedisLike(value: object): value is KeyvRedisLike {
     typeof candidate.keyPrefixSeparator === 'string' &&
     ['getMany', 'setMany', 'hasMany', 'getMasterNodes', 'isCluster'].every((m) => typeof candidate[m] === 'function')
   );
-}
-
-/** True for an error the server sent (`ErrorReply` and its subclasses), false for a connection problem. */
-export function isServerReply(error: unknown): boolean {
-  for (
-    let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error);
-    proto;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    if (proto.constructor?.name === 'ErrorReply') return true;
-  }
-  return false;
 }
 
 const authFailure = /^(WRONGPASS|NOAUTH|NOPERM)\b/;
@@ -119,8 +111,9 @@ export class RedisPrimary implements Primary {
   readonly safeName: string;
   /** The application's `KeyvRedis`, if it handed one over; batches then go through it. */
   readonly #adapter: KeyvRedisLike | undefined;
-  readonly #client: AnyRedisClient;
-  readonly #topology: RedisTopology;
+  /** Replaced once, by its RESP2 twin, if the server refuses RESP3 (see {@link #resp3Refused}). */
+  #client: AnyRedisClient;
+  #topology: RedisTopology;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
   readonly #tracking: RedisTracking;
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
@@ -174,9 +167,16 @@ export class RedisPrimary implements Primary {
    */
   #listen(client: NodeJS.EventEmitter, kind: RedisTopology['kind']): void {
     if (kind === 'standalone') {
-      client.on('ready', () => this.#transition('ready'));
-      client.on('error', (error: unknown) => this.#transition('down', error));
-      client.on('end', () => this.#transition('down'));
+      // A client replaced by its RESP2 twin is not heard from again.
+      const current = () => client === (this.#client as unknown);
+      client.on('ready', () => current() && this.#transition('ready'));
+      client.on('error', (error: unknown) => {
+        if (!current()) return;
+        const refusal = resp3Refusal(error);
+        if (refusal === undefined) this.#transition('down', error);
+        else this.#resp3Refused(refusal);
+      });
+      client.on('end', () => current() && this.#transition('down'));
       return;
     }
     // Listened to even when ignored: an 'error' event without a listener would crash the process.
@@ -232,9 +232,12 @@ export class RedisPrimary implements Primary {
    * finds it when it comes back.
    */
   #open(): void {
-    this.#client.connect().then(
-      () => this.#transition('ready'),
+    const client = this.#client;
+    client.connect().then(
+      () => client === this.#client && this.#transition('ready'),
       (error: unknown) => {
+        // A client replaced after the server refused RESP3: its rejection quotes the refusal.
+        if (client !== this.#client) return;
         this.#transition('down', error);
         if (this.#topology.kind !== 'standalone') this.#retryOpen();
       },
@@ -264,9 +267,47 @@ export class RedisPrimary implements Primary {
       void this.#refreshTopology();
       return;
     }
-    if (this.#client.isOpen) this.#client.destroy();
+    const client = this.#client;
+    if (client.isOpen) client.destroy();
     this.#transition('down');
-    this.#client.connect().catch((error: unknown) => this.#transition('down', error));
+    client.connect().catch((error: unknown) => client === this.#client && this.#transition('down', error));
+  }
+
+  /**
+   * The server refused `HELLO 3` (`what`: see `resp3Refusal`; only that reply, never an outage or
+   * a credentials error): no connection to it can carry invalidations. The near-cache is told
+   * (`unsupported`: reads go `memory-first`), and a client the store built is replaced, for the
+   * store's lifetime, by its RESP2 twin, which connects as any primary does (calls waiting for the
+   * first connection wait for it; deadlines, breaker and reconnects as before). Not retried in
+   * RESP3 on a later reconnect: what a server speaks changes with its version or its proxy, not
+   * between connections, and a near-cache that could come back at any reconnect would flip reads
+   * between two policies; a new store (a restart of the application) asks again. An application's
+   * client is left as it is (its options are its own): reported down with this error. The server's
+   * reply is never reported: it quotes HELLO's arguments, the password among them.
+   */
+  #resp3Refused(what: string): void {
+    this.#tracking.refused(
+      `the server refused HELLO 3 (RESP3), needed for invalidations: reading memory-first (${what})`,
+    );
+    const fallback = resp2FallbackOf(this.#client);
+    if (fallback === undefined) {
+      this.#transition(
+        'down',
+        new Resp3RefusedError(
+          `Redis at ${this.safeName} refused HELLO 3 (${what}): this client asks for RESP3 and cannot connect to it (build it without RESP: 3)`,
+        ),
+      );
+      return;
+    }
+    const old = this.#client;
+    // Stopped by its reconnect strategy already; made sure of, so that it never tries HELLO again.
+    if (old.isOpen) old.destroy();
+    if (this.#closed) return;
+    const client = fallback() as AnyRedisClient;
+    this.#client = client;
+    this.#topology = new RedisTopology(client, 'standalone');
+    this.#listen(client as unknown as NodeJS.EventEmitter, 'standalone');
+    this.#open();
   }
 
   #transition(state: PrimaryConnectionState, error?: unknown): void {

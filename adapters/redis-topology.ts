@@ -79,13 +79,83 @@ function failFastClientOptions(options: RedisConnectOptions) {
   };
 }
 
-/** A standalone node-redis client that fails fast. */
+/** True for an error the server sent (`ErrorReply` and its subclasses), false for a connection problem. */
+export function isServerReply(error: unknown): boolean {
+  for (
+    let proto = error === null || typeof error !== 'object' ? null : Object.getPrototypeOf(error);
+    proto;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (proto.constructor?.name === 'ErrorReply') return true;
+  }
+  return false;
+}
+
+/**
+ * The replies that mean "this server does not speak RESP3", to `HELLO 3`: it does not know `HELLO`
+ * (Redis before 6, a proxy or a managed service that renamed or blocked it: `ERR unknown command
+ * 'HELLO'`, quoted with ' or ` by version, its arguments after; Envoy's `unsupported command
+ * 'HELLO'`) or not protocol 3 (`NOPROTO`). Nothing else does: a refused, reset or timed-out
+ * connection, `LOADING`, `NOAUTH`/`WRONGPASS`/`NOPERM` (credentials, even when the message names
+ * HELLO) are outages or refusals of the credentials, and never make the store give up RESP3.
+ */
+const helloRefused = /^(?:(NOPROTO)\b|(?:ERR\s+)?(unknown|unsupported)\s+command\s+[`'"]?HELLO\b)/i;
+
+/**
+ * What the server's refusal of `HELLO 3` said (`NOPROTO`, `unknown command 'HELLO'`), or
+ * `undefined` when `error` is not one (see {@link helloRefused}). Never the reply's text: Redis
+ * quotes the refused command's arguments, and `HELLO 3 AUTH <user> <password>` carries the password.
+ */
+export function resp3Refusal(error: unknown): string | undefined {
+  if (!isServerReply(error)) return undefined;
+  const match = helloRefused.exec((error as Error).message);
+  if (match === null) return undefined;
+  return match[1] !== undefined ? 'NOPROTO' : `${(match[2] as string).toLowerCase()} command 'HELLO'`;
+}
+
+/**
+ * A client in RESP3 stopped: the server refused `HELLO 3`. Its message is the store's own, never
+ * the server's reply (which quotes the password).
+ */
+export class Resp3RefusedError extends Error {
+  override readonly name = 'Resp3RefusedError';
+}
+
+/** For each RESP3 client the store built from a URL: how to build the same client in RESP2. */
+const resp2Fallbacks = new WeakMap<object, () => object>();
+
+/**
+ * The RESP2 twin of a RESP3 client {@link createFailFastClient} built (same URL, credentials, name
+ * and socket settings, without `HELLO 3` and push messages), or `undefined` for any other client
+ * (an application's client is the application's to configure).
+ */
+export function resp2FallbackOf(client: object): (() => object) | undefined {
+  return resp2Fallbacks.get(client);
+}
+
+/**
+ * A standalone node-redis client that fails fast. With `tracking`, in RESP3 with push messages; if
+ * the server refuses `HELLO 3` (see {@link resp3Refusal}), the client stops at once instead of
+ * retrying the handshake forever (its `connect()` rejects, its `error` event carries the refusal),
+ * and {@link resp2FallbackOf} builds its RESP2 twin.
+ */
 export function createFailFastClient(url: string, options: RedisConnectOptions) {
-  return createClient({
+  const fastOptions = failFastClientOptions(options);
+  if (options.tracking !== true) return createClient({ url, ...fastOptions });
+  const backoff = fastOptions.socket.reconnectStrategy;
+  const client = createClient({
     url,
-    ...failFastClientOptions(options),
-    ...(options.tracking === true ? { RESP: 3 as const, emitInvalidate: true } : {}),
+    ...fastOptions,
+    socket: {
+      ...fastOptions.socket,
+      reconnectStrategy: (retries: number, cause: unknown) =>
+        resp3Refusal(cause) === undefined ? backoff(retries) : new Resp3RefusedError('the server refused HELLO 3'),
+    },
+    RESP: 3 as const,
+    emitInvalidate: true,
   });
+  resp2Fallbacks.set(client, (): object => createFailFastClient(url, { ...options, tracking: false }));
+  return client;
 }
 
 /** A cluster client whose every node connection fails fast; credentials apply to every node. */

@@ -37,12 +37,15 @@ export class RedisTracking {
   #generation = 0;
   /** Tracking is armed on the current connection. */
   #armed = false;
+  /** Why tracking can never work here, once the server refused RESP3 (see {@link refused}). */
+  #refusal: string | undefined;
 
   constructor(client: unknown) {
     this.#client = client as TrackingClient;
   }
 
   support(): TrackingSupport {
+    if (this.#refusal !== undefined) return { supported: false, reason: this.#refusal };
     const options = this.#client.options;
     if (options?.RESP !== 3 || options.emitInvalidate !== true) {
       return {
@@ -57,6 +60,10 @@ export class RedisTracking {
     const first = this.#listener === undefined;
     this.#prefix = prefix;
     this.#listener = listener;
+    if (this.#refusal !== undefined) {
+      listener.tracking(false, this.#refusal);
+      return;
+    }
     if (first) {
       const client = this.#client;
       client.on('invalidate', (key: unknown) => this.#listener?.invalidated(key === null ? null : String(key)));
@@ -69,7 +76,21 @@ export class RedisTracking {
     if (this.#client.isReady) this.#arm();
   }
 
+  /**
+   * The server refused `HELLO 3`: no connection to it can receive invalidations, now or after a
+   * reconnect. Reported once, as a refusal (`reason` starts with `the server refused HELLO 3`, which
+   * the near-cache reads as `unsupported`); nothing is armed or reported after it.
+   */
+  refused(reason: string): void {
+    if (this.#refusal !== undefined) return;
+    this.#refusal = reason;
+    this.#generation++;
+    this.#armed = false;
+    this.#listener?.tracking(false, reason);
+  }
+
   #lost(reason: string): void {
+    if (this.#refusal !== undefined) return;
     this.#generation++;
     this.#armed = false;
     this.#listener?.tracking(false, reason);
@@ -78,7 +99,7 @@ export class RedisTracking {
   #arm(): void {
     const generation = ++this.#generation;
     const prefix = this.#prefix;
-    if (prefix === undefined) return;
+    if (prefix === undefined || this.#refusal !== undefined) return;
     const on = ['CLIENT', 'TRACKING', 'ON', 'BCAST', ...(prefix === '' ? [] : ['PREFIX', prefix]), 'NOLOOP'];
     // node-redis's handshake turns tracking on in the default mode; the mode can only change from off.
     Promise.all([this.#client.sendCommand(['CLIENT', 'TRACKING', 'OFF']), this.#client.sendCommand(on)]).then(

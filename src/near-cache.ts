@@ -26,6 +26,13 @@ export interface NearCacheParts {
 }
 
 /**
+ * The reasons given with `tracking(false, …)` that mean the server cannot report changes at all
+ * (`unsupported`, for good), not that a connection was lost: it refused `CLIENT TRACKING`, or
+ * `HELLO 3` (no RESP3, so no push messages).
+ */
+const SERVER_REFUSAL = /^(CLIENT TRACKING refused|the server refused HELLO 3)\b/;
+
+/**
  * `readPolicy: 'near-cache'`: a memory copy answers without a network call while it is *verified*:
  * made from a read or a write this instance sent while invalidation was live, and not invalidated
  * since. Verification is an epoch token: every copy made while tracking is live carries the token
@@ -135,7 +142,7 @@ export class NearCache implements InvalidationListener {
     } else {
       this.#token = undefined;
       this.#pingSentAt = undefined;
-      this.#setState(reason.startsWith('CLIENT TRACKING refused') ? 'unsupported' : 'lost', reason);
+      this.#setState(SERVER_REFUSAL.test(reason) ? 'unsupported' : 'lost', reason);
     }
   }
 

@@ -182,6 +182,32 @@ describe('near-cache verification', () => {
     expect(primary.log.filter((c) => c.startsWith('get ')).length).toBe(2);
   });
 
+  it('a server that refuses HELLO 3 (no RESP3), even after being live: `unsupported` for good, memory-first', async () => {
+    const h = setup();
+    await h.store.get('ns:k');
+    h.primary.listener?.tracking(false, 'connection closed');
+    const reason =
+      "the server refused HELLO 3 (RESP3), needed for invalidations: reading memory-first (unknown command 'HELLO')";
+    h.primary.listener?.tracking(false, reason);
+    expect(h.states.slice(-2)).toEqual([
+      { state: 'lost', reason: 'connection closed' },
+      { state: 'unsupported', reason },
+    ]);
+    expect(h.store.nearCacheState).toBe('unsupported');
+    // Dropped: a later report (a reconnect's) changes nothing, and reads are memory-first.
+    h.primary.listener?.tracking(true, 'armed');
+    expect(h.store.nearCacheState).toBe('unsupported');
+    // The copy read while live is younger than memoryTtlMs (1 s): it answers, unverified or not.
+    await h.store.get('ns:k');
+    expect(h.primary.gets()).toBe(1);
+    h.clock.advance(1_001);
+    await h.store.get('ns:k');
+    await h.store.get('ns:k');
+    expect(h.primary.gets()).toBe(2);
+    expect(h.store.stats().nearCache.verifiedHits).toBe(0);
+    expect(h.states.at(-1)?.state).toBe('unsupported');
+  });
+
   it('a server that refuses tracking: `unsupported`, and memory-first instead', async () => {
     const h = setup();
     h.primary.listener?.tracking(false, 'CLIENT TRACKING refused: ERR unknown command');
