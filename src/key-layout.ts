@@ -61,6 +61,8 @@ export class KeyLayout implements LayoutView {
   #prefix = '';
   /** The start of every key Keyv writes through this namespace: `ns::ns:` (Keyv 5's layout) or `ns::`. */
   #owned: string | undefined;
+  /** `ns:`, what Keyv 5 puts before a key. */
+  #keyv5Prefix = '';
 
   constructor(separator: string, namespace: string | undefined, mode: LayoutMode = 'keyv5') {
     this.separator = separator;
@@ -95,8 +97,10 @@ export class KeyLayout implements LayoutView {
       this.#outer = '';
       this.#prefix = '';
       this.#owned = undefined;
+      this.#keyv5Prefix = '';
       return;
     }
+    this.#keyv5Prefix = `${namespace}:`;
     this.#outer = `${namespace}${this.separator}`;
     const keyv5Layout = this.#mode !== 'keyv6';
     this.#owned = keyv5Layout ? `${this.#outer}${namespace}:` : this.#outer;
@@ -106,7 +110,8 @@ export class KeyLayout implements LayoutView {
 
   /** The physical key of a key as Keyv hands it to the store. */
   physicalKey(storeKey: string): string {
-    return this.#prefix + storeKey;
+    // Keyv 6 hands the bare key; Keyv 5's layout then needs Keyv 5's own prefixing of it.
+    return this.#mode === 'keyv6-compat' ? this.#outer + this.#keyv5Key(storeKey) : this.#prefix + storeKey;
   }
 
   /** The key as Keyv handed it to the store, from a physical key of this namespace. */
@@ -121,9 +126,19 @@ export class KeyLayout implements LayoutView {
     return storeKey.startsWith(`${namespace}:`) ? storeKey.slice(namespace.length + 1) : storeKey;
   }
 
-  /** The physical key of an application key. */
+  /** The physical key of an application key: where `keyv.get(appKey)` reads. */
   physicalOfApp(appKey: string): string {
-    return this.#owned === undefined ? appKey : this.#owned + appKey;
+    if (this.#owned === undefined) return appKey;
+    return this.#mode === 'keyv6' ? this.#owned + appKey : this.#outer + this.#keyv5Key(appKey);
+  }
+
+  /**
+   * The key Keyv 5 hands its store for `appKey`: `ns:` before it, unless it starts with `ns:`
+   * already (Keyv 5's `_getKeyPrefix`: app keys `k` and `ns:k` are one key).
+   */
+  #keyv5Key(appKey: string): string {
+    const prefix = this.#keyv5Prefix;
+    return appKey.startsWith(prefix) ? appKey : prefix + appKey;
   }
 
   /**

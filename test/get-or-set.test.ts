@@ -106,6 +106,17 @@ describe('in one process', () => {
     expect(calls).toBe(0);
   });
 
+  it("a key that already starts with the namespace (Keyv 5 does not prefix it again) is keyv.get's key", async () => {
+    const { store, keyv } = open();
+    expect(await store.getOrSet('gos:user:2', () => 'two', { ttl: 60_000 })).toBe('two');
+    expect(await keyv.get('gos:user:2')).toBe('two');
+    expect(await keyv.get('user:2')).toBe('two');
+    expect(Number(await server.command(['EXISTS', 'gos::gos:user:2']))).toBe(1);
+    let calls = 0;
+    expect(await store.getOrSet('user:2', () => ++calls)).toBe('two');
+    expect(calls).toBe(0);
+  });
+
   it('the TTL of the key category when none is given', async () => {
     const { store } = open({
       ttl: { categories: defineTtlCategories({ short: '30s' }), rules: [{ match: 'session:*', category: 'short' }] },
