@@ -7,18 +7,19 @@ import type { Clock } from './clock.js';
 import { type Codec, keyvCodec } from './codec.js';
 import { createPrimary } from './compose.js';
 import { InvalidArgumentError, NamespaceRequiredError, PrimaryAuthError, quote } from './errors.js';
-import type { LatencyPath, ObservedOperation, Operation, StoreObserver, TieredStoreEvents } from './events.js';
+import type { LatencyPath, ObservedOperation, StoreObserver, TieredStoreEvents } from './events.js';
 import { type GetOrSetOptions, type Loader, Loads } from './get-or-set.js';
 import { OutageJournal } from './journal.js';
 import { KeyLayout } from './key-layout.js';
 import { KEYV6_CAPABILITIES, ttlFromExpires } from './keyv-major.js';
 import { MemoryCopies } from './memory-copies.js';
-import { type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
+import { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 import { NearCache, type NearCacheState } from './near-cache.js';
 import { type KeyLayoutOption, type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary, PrimaryRead } from './primary.js';
 import { FAILED, PrimaryCalls } from './primary-calls.js';
 import { ReadGuard } from './read-guard.js';
+import { ReadRoutes } from './read-routes.js';
 import { RecentWrites } from './recent-writes.js';
 import { RECONCILE_COALESCE_MS, Recovery } from './recovery.js';
 import { Stats, snapshot, type TieredStoreStats } from './stats.js';
@@ -75,13 +76,11 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   readonly #stats = new Stats();
   readonly #clock: Clock;
   readonly #loads: Loads;
-  /** `memory-first`, or `near-cache` where the primary cannot report invalidations. */
-  #memoryFirst: boolean;
+  readonly #routes: ReadRoutes;
   /** `near-cache` with a primary that reports invalidations; dropped if the server refuses tracking. */
   #near: NearCache | undefined;
   /** The near-cache's state, kept when it is dropped (`unsupported`). */
   #nearState: NearCacheState | undefined;
-  readonly #memoryTtlMs: number;
   readonly #fallbackWritesSucceed: boolean;
   /** Set with `serialization: 'store'`: values are encoded for the primary, frozen objects in memory. */
   readonly #codec: Codec | undefined;
@@ -94,8 +93,6 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     super();
     const resolved = resolveOptions(options as TieredStoreOptions<string>);
     this.#clock = resolved.clock;
-    this.#memoryFirst = resolved.readPolicy === 'memory-first';
-    this.#memoryTtlMs = resolved.memoryTtlMs;
     this.#fallbackWritesSucceed = resolved.fallbackWritesSucceed;
     this.#codec = resolved.serialization === 'store' ? keyvCodec : undefined;
     this.#journal = new OutageJournal(resolved.journalMaxKeys);
@@ -113,6 +110,18 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       this.#codec,
       this.#stats,
       this.#router?.hasGrace === true,
+    );
+
+    this.#routes = new ReadRoutes(
+      {
+        copies: this.#copies,
+        journal: this.#journal,
+        stats: this.#stats,
+        usable: () => this.#calls.usable,
+        memoryTtlMs: resolved.memoryTtlMs,
+        emitServe: (event) => this.emit('fallback:serve', event),
+      },
+      resolved.readPolicy === 'memory-first',
     );
 
     this.#primary = createPrimary(options.primary, resolved);
@@ -273,18 +282,18 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   async get(key: string): Promise<unknown> {
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
     const physical = this.#layout.physicalKey(checkKey(key));
-    const entry = this.#answeredByMemory(physical);
+    const entry = this.#routes.answered(physical);
     if (entry !== undefined) {
       this.#stats.memoryHits++;
       return this.#observed('get', 'memory', t0, entry.value);
     }
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      return this.#observed('get', 'breaker-open', t0, this.#serve('get', physical));
+      return this.#observed('get', 'breaker-open', t0, this.#routes.serve('get', physical));
     }
     // The primary holds an older copy until reconciled: memory has this instance's newest.
-    if (this.#journal.pending !== 0 && this.#journal.covers(physical)) {
-      return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+    if (this.#routes.journaled(physical)) {
+      return this.#observed('get', 'fallback', t0, this.#routes.serve('get', physical));
     }
     // Before the read is sent: a category function that throws must not leave a read open.
     const ttl = this.#router === undefined ? undefined : this.#categoryOf(key);
@@ -299,7 +308,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
         this.#calls.succeeded(started);
       } catch (error) {
         this.#calls.failed('get', error, [physical]);
-        return this.#observed('get', 'fallback', t0, this.#serve('get', physical));
+        return this.#observed('get', 'fallback', t0, this.#routes.serve('get', physical));
       }
       value = this.#copies.fromRead(physical, read, ticket, started, ttl?.staleMs ?? 0, ttl !== undefined, token);
     } finally {
@@ -313,7 +322,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     const physical = this.#physicalKeys(keys);
     // Filled, not sparse: Keyv walks the result with for...in, which skips holes.
     const results = new Array<unknown>(keys.length).fill(undefined);
-    const ask = this.#routeBatch('getMany', physical, (i, value) => {
+    const ask = this.#routes.route('getMany', physical, (i, value) => {
       results[i] = value;
     });
     if (ask.length > 0) {
@@ -326,7 +335,7 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
         const send = () => this.#primary.getMany(asked);
         const reads = await this.#calls.call('getMany', asked, send, asked.length, started);
         if (reads === FAILED) {
-          this.#serveBatch('getMany', physical, ask, (i, value) => {
+          this.#routes.serveBatch('getMany', physical, ask, (i, value) => {
             results[i] = value;
           });
         } else {
@@ -346,32 +355,32 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   async has(key: string): Promise<boolean> {
     const physical = this.#layout.physicalKey(checkKey(key));
-    if (this.#answeredByMemory(physical) !== undefined) {
+    if (this.#routes.answered(physical) !== undefined) {
       this.#stats.memoryHits++;
       return true;
     }
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
-      return this.#serve('has', physical) !== undefined;
+      return this.#routes.serve('has', physical) !== undefined;
     }
-    if (this.#journal.pending !== 0 && this.#journal.covers(physical)) {
-      return this.#serve('has', physical) !== undefined;
+    if (this.#routes.journaled(physical)) {
+      return this.#routes.serve('has', physical) !== undefined;
     }
     const found = await this.#calls.call('has', physical, () => this.#primary.has(physical));
-    return found === FAILED ? this.#serve('has', physical) !== undefined : found;
+    return found === FAILED ? this.#routes.serve('has', physical) !== undefined : found;
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
     const physical = this.#physicalKeys(keys);
     const results = new Array<boolean>(keys.length).fill(false);
-    const ask = this.#routeBatch('hasMany', physical, (i, value) => {
+    const ask = this.#routes.route('hasMany', physical, (i, value) => {
       results[i] = value !== undefined;
     });
     if (ask.length > 0) {
       const asked = ask.map((i) => physical[i] as string);
       const found = await this.#calls.call('hasMany', asked, () => this.#primary.hasMany(asked), asked.length);
       if (found === FAILED) {
-        this.#serveBatch('hasMany', physical, ask, (i, value) => {
+        this.#routes.serveBatch('hasMany', physical, ask, (i, value) => {
           results[i] = value !== undefined;
         });
       } else {
@@ -706,64 +715,11 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     this.#near?.close();
     this.#near = undefined;
     this.#copies.near = undefined;
-    this.#memoryFirst = true;
+    this.#routes.memoryFirst = true;
   }
 
   #physicalKeys(keys: unknown): string[] {
     return checkKeys(keys).map((key) => this.#layout.physicalKey(key));
-  }
-
-  /**
-   * Sorts a read batch: memory-first hits are answered through `answer`, keys memory must answer
-   * (breaker open, journaled) are served now, and the indexes left to ask the primary are returned.
-   */
-  #routeBatch(operation: Operation, physical: string[], answer: (i: number, value: unknown) => void): number[] {
-    const ask: number[] = [];
-    const fromMemory: number[] = [];
-    const usable = this.#calls.usable;
-    if (!usable) this.#stats.shortCircuits++;
-    const journaled = this.#journal.pending !== 0;
-    for (let i = 0; i < physical.length; i++) {
-      const key = physical[i] as string;
-      const entry = this.#answeredByMemory(key);
-      if (entry !== undefined) {
-        this.#stats.memoryHits++;
-        answer(i, entry.value);
-        continue;
-      }
-      if (!usable || (journaled && this.#journal.covers(key))) fromMemory.push(i);
-      else ask.push(i);
-    }
-    if (fromMemory.length > 0) this.#serveBatch(operation, physical, fromMemory, answer);
-    return ask;
-  }
-
-  /** The copy that answers without a network call: verified (`near-cache`) or fresh (`memory-first`). */
-  #answeredByMemory(physical: string): MemoryEntry | undefined {
-    const near = this.#near;
-    if (near !== undefined) return near.lookup(physical);
-    return this.#memoryFirst ? this.#copies.fresh(physical, this.#memoryTtlMs) : undefined;
-  }
-
-  /** Answers the given indexes of a batch from memory (fallback copies), counted and emitted once. */
-  #serveBatch(
-    operation: Operation,
-    physical: string[],
-    indexes: number[],
-    answer: (i: number, value: unknown) => void,
-  ): void {
-    const served: string[] = [];
-    for (const i of indexes) {
-      const key = physical[i] as string;
-      const entry = this.#copies.fallback(key);
-      if (entry === undefined) {
-        this.#stats.misses++;
-      } else {
-        served.push(key);
-        answer(i, entry.value);
-      }
-    }
-    if (served.length > 0) this.emit('fallback:serve', { operation, keys: served });
   }
 
   /** Reports a call's latency to the observers, if any, and passes its result through. */
@@ -780,16 +736,6 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
       }
     }
     return result;
-  }
-
-  #serve(operation: Operation, physical: string): unknown {
-    const entry = this.#copies.fallback(physical);
-    if (entry === undefined) {
-      this.#stats.misses++;
-      return undefined;
-    }
-    this.emit('fallback:serve', { operation, keys: [physical] });
-    return entry.value;
   }
 
   /** The primary took a write or delete: it is newer than anything journaled for the key. */
