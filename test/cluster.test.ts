@@ -5,7 +5,8 @@ import Keyv from 'keyv';
 import * as test from 'vitest';
 import { RedisPrimary } from '../adapters/redis-primary.js';
 import { RedisCluster } from '../harness/redis-cluster.js';
-import { InvalidOptionError, MemoryTier, TieredStore } from '../src/index.js';
+import { InvalidOptionError, TieredStore } from '../src/index.js';
+import { unreachableConformance } from './helpers/conformance.js';
 import { closedAfterEach } from './helpers/stores.js';
 
 // The Keyv conformance suite against a real Redis Cluster on loopback (3 masters, 1 replica each):
@@ -70,32 +71,11 @@ test.describe('with a KeyvRedis on createCluster', () => {
   });
 });
 
-test.describe('with every root node unreachable from the start (fallback only)', () => {
-  // Port 1: nothing listens there, and no other test's server can start on it meanwhile.
-  const shared = new MemoryTier({ max: 10_000 });
-  const factory = () =>
-    track(
-      new TieredStore({
-        primary: { cluster: { rootNodes: ['redis://127.0.0.1:1', 'redis://127.0.0.1:2'] } },
-        fallback: shared,
-        fallbackWritesSucceed: true,
-        connectTimeoutMs: 200,
-      }),
-    );
-  keyvTestSuite(test, Keyv, factory);
-  keyvIteratorTests(test, Keyv, factory);
-
-  test.it('answered from memory only, and counted the primary failures', async ({ expect }) => {
-    const store = factory();
-    const keyv = new Keyv({ store });
-    expect(await keyv.set('unreachable-probe', 'y')).toBe(true);
-    expect(await keyv.get('unreachable-probe')).toBe('y');
-    const stats = store.stats();
-    expect(stats.hits.primary).toBe(0);
-    expect(stats.fallbackServes).toBe(1);
-    expect(stats.primaryFailures).toBeGreaterThanOrEqual(1);
-  });
-});
+unreachableConformance(
+  'with every root node unreachable from the start (fallback only)',
+  { cluster: { rootNodes: ['redis://127.0.0.1:1', 'redis://127.0.0.1:2'] } },
+  track,
+);
 
 test.describe('namespace-wide operations cover every master', () => {
   test.it('clear deletes the namespace on every master, and nothing else', async ({ expect }) => {

@@ -1,7 +1,8 @@
 import { keyvIteratorTests, default as keyvTestSuite } from '@keyv/test-suite';
 import Keyv from 'keyv';
 import * as test from 'vitest';
-import { MemoryTier, TieredStore } from '../src/index.js';
+import { TieredStore } from '../src/index.js';
+import { unreachableConformance } from './helpers/conformance.js';
 import { RedisServer } from './helpers/redis-server.js';
 
 // The Keyv conformance suite, run twice: against a real redis-server, and with the primary
@@ -72,37 +73,16 @@ test.describe("with serialization: 'store' and Keyv's serializer off (objects in
   keyvIteratorTests(suiteApi, ObjectKeyv as typeof Keyv, factory);
 });
 
-test.describe('with the primary unreachable from the start (fallback only)', () => {
-  // Port 1: nothing listens there, and unlike a port that was merely free a moment ago, no other
-  // test file's redis-server can start on it meanwhile.
-  const port = 1;
-  // One memory tier shared by every store the suite makes, as one process would share it.
-  const shared = new MemoryTier({ max: 10_000 });
-  const factory = () =>
-    track(
-      new TieredStore({
-        primary: `redis://127.0.0.1:${port}`,
-        fallback: shared,
-        fallbackWritesSucceed: true,
-        connectTimeoutMs: 200,
-      }),
-    );
-  keyvTestSuite(test, Keyv, factory);
-  keyvIteratorTests(test, Keyv, factory);
-
-  test.it('answered from memory only, and counted every primary failure', async ({ expect }) => {
-    const store = factory();
-    const keyv = new Keyv({ store });
-    expect(await keyv.set('unreachable-probe', 'y')).toBe(true);
-    expect(await keyv.get('unreachable-probe')).toBe('y');
-    const stats = store.stats();
-    expect(stats.hits.primary).toBe(0);
-    expect(stats.fallbackServes).toBe(1);
+unreachableConformance(
+  'with the primary unreachable from the start (fallback only)',
+  'redis://127.0.0.1:1',
+  track,
+  (stats, expect) => {
     expect(stats.degradedWrites).toBe(1);
     // The set waited for the first connection attempt and failed; that opened the breaker, so the
     // get did not try the primary at all.
     expect(stats.primaryFailures).toBe(1);
     expect(stats.shortCircuits).toBe(1);
     expect(stats.circuit).not.toBe('closed');
-  });
-});
+  },
+);

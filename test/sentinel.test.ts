@@ -5,7 +5,8 @@ import Keyv from 'keyv';
 import * as test from 'vitest';
 import { RedisPrimary } from '../adapters/redis-primary.js';
 import { RedisSentinelDeployment } from '../harness/redis-sentinel.js';
-import { InvalidOptionError, MemoryTier, TieredStore } from '../src/index.js';
+import { InvalidOptionError, TieredStore } from '../src/index.js';
+import { unreachableConformance } from './helpers/conformance.js';
 import { closedAfterEach } from './helpers/stores.js';
 
 // The Keyv conformance suite against a real Sentinel deployment on loopback (1 primary, 1 replica,
@@ -53,29 +54,11 @@ test.describe('with a KeyvRedis on createSentinel', () => {
   keyvIteratorTests(test, Keyv, factory);
 });
 
-test.describe('with every sentinel unreachable from the start (fallback only)', () => {
-  const shared = new MemoryTier({ max: 10_000 });
-  const factory = () =>
-    track(
-      new TieredStore({
-        primary: { sentinel: { name: 'nobody', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] } },
-        fallback: shared,
-        fallbackWritesSucceed: true,
-        connectTimeoutMs: 200,
-      }),
-    );
-  keyvTestSuite(test, Keyv, factory);
-  keyvIteratorTests(test, Keyv, factory);
-
-  test.it('answered from memory only', async ({ expect }) => {
-    const store = factory();
-    const keyv = new Keyv({ store });
-    expect(await keyv.set('unreachable-probe', 'y')).toBe(true);
-    expect(await keyv.get('unreachable-probe')).toBe('y');
-    expect(store.stats().hits.primary).toBe(0);
-    expect(store.stats().primaryFailures).toBeGreaterThanOrEqual(1);
-  });
-});
+unreachableConformance(
+  'with every sentinel unreachable from the start (fallback only)',
+  { sentinel: { name: 'nobody', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] } },
+  track,
+);
 
 test.describe('a demoted primary', () => {
   test.it('answers READONLY to a write, which is transient, never bad input', async ({ expect }) => {
