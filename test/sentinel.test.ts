@@ -42,6 +42,28 @@ test.describe('with { sentinel: { name, sentinelRootNodes } } (the store builds 
     const primary = await deployment.primary();
     expect(String(await primary.command(['GET', 'keyv::keyv:sentinel-probe']))).toContain('"x"');
   });
+
+  test.it(
+    "readPolicy 'near-cache': unsupported through Sentinel, said so, and read memory-first",
+    async ({ expect }) => {
+      const store = track(
+        new TieredStore({
+          primary: { sentinel: sentinelOption() },
+          operationTimeoutMs: 5_000,
+          readPolicy: 'near-cache',
+        }),
+      );
+      const state = new Promise<{ state: string; reason?: string }>((resolve) =>
+        store.once('near-cache:state', resolve),
+      );
+      const keyv = new Keyv({ store });
+      await keyv.set('sentinel-near', 'x');
+      expect(await state).toEqual({ state: 'unsupported', reason: expect.stringContaining('Sentinel') });
+      expect(await keyv.get('sentinel-near')).toBe('x');
+      // Memory-first: the copy this instance wrote answers, without asking the primary.
+      expect(store.stats().hits).toEqual({ primary: 0, memory: 1 });
+    },
+  );
 });
 
 test.describe('with a KeyvRedis on createSentinel', () => {
