@@ -114,9 +114,19 @@ export class KeyLayout implements LayoutView {
     return this.#mode === 'keyv6-compat' ? this.#outer + this.#keyv5Key(storeKey) : this.#prefix + storeKey;
   }
 
-  /** The key as Keyv handed it to the store, from a physical key of this namespace. */
+  /**
+   * The key as Keyv hands it to the store, from a physical key of this namespace: the key whose
+   * {@link physicalKey} it is.
+   */
   storeKey(physicalKey: string): string {
-    return physicalKey.startsWith(this.#prefix) ? physicalKey.slice(this.#prefix.length) : physicalKey;
+    if (this.#mode !== 'keyv6-compat') {
+      return physicalKey.startsWith(this.#prefix) ? physicalKey.slice(this.#prefix.length) : physicalKey;
+    }
+    // Keyv 5's layout, Keyv 6's bare keys: `ns::ns:k` is `k` (and `ns:k`, the same key to Keyv 5);
+    // `ns::ns:ns:k` is `ns:ns:k`, as `ns:k` would map back to `ns::ns:k`.
+    if (!physicalKey.startsWith(this.#owned as string)) return physicalKey;
+    const bare = physicalKey.slice((this.#owned as string).length);
+    return bare.startsWith(this.#keyv5Prefix) ? physicalKey.slice(this.#outer.length) : bare;
   }
 
   /** The application's key (what was given to Keyv), from a key as Keyv handed it to the store. */

@@ -82,7 +82,7 @@ export class MemoryCopies {
         "a value Keyv's format can encode (no symbols, functions or BigInt)",
       );
     }
-    return { raw: encoded, copy, sizeHint: encoded.length, source: encoded };
+    return { raw: encoded, copy, sizeHint: encoded.length, source: this.#kept(copy, encoded) };
   }
 
   /**
@@ -151,7 +151,7 @@ export class MemoryCopies {
         expiresAt,
         expiresAt + grace,
         sizeHint,
-        kept(value, source),
+        this.#kept(value, source),
         started,
       );
       if (token !== undefined) this.near?.verify(key, entry, token);
@@ -159,7 +159,7 @@ export class MemoryCopies {
     }
     // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
     // the copy unservable until it answers.
-    const entry = this.memory.set(key, value, undefined, undefined, sizeHint, kept(value, source), started);
+    const entry = this.memory.set(key, value, undefined, undefined, sizeHint, this.#kept(value, source), started);
     if (token !== undefined) this.near?.verify(key, entry, token);
     if (entry !== undefined) {
       fetchTtl().then(
@@ -190,6 +190,16 @@ export class MemoryCopies {
     return codec.decode(raw);
   }
 
+  /**
+   * The text to keep beside a decoded copy, for {@link #decoded} to reuse it: none when the copy is
+   * the text itself (it did not parse), or holds a Buffer (which callers could change: every read
+   * that reaches the primary then gets its own).
+   */
+  #kept(value: unknown, source: string | undefined): string | undefined {
+    if (source === undefined || value === source) return undefined;
+    return this.#codec?.shareable(source) === true ? source : undefined;
+  }
+
   /** A copy to answer with while the primary cannot: fresh, or expired within its grace (counted). */
   fallback(key: string): MemoryEntry | undefined {
     let entry = this.memory.get(key);
@@ -203,9 +213,4 @@ export class MemoryCopies {
     }
     return entry;
   }
-}
-
-/** The text to keep beside a decoded copy; none when the copy is the text itself (it did not parse). */
-function kept(value: unknown, source: string | undefined): string | undefined {
-  return value === source ? undefined : source;
 }

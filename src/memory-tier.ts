@@ -60,6 +60,7 @@ interface StoredEntry extends MemoryEntry {
   refreshedAt: number;
   ttlPending: boolean;
   verifiedBy: object | undefined;
+  source: string | undefined;
 }
 
 /**
@@ -265,7 +266,12 @@ export class MemoryTier {
       return entry;
     }
     const valueSize = sizeHint === undefined ? this.#sizeOf(value, key) : sizeHint + key.length + ENTRY_OVERHEAD_BYTES;
-    const size = Math.max(1, Math.ceil(valueSize + (source === undefined ? 0 : source.length)));
+    let size = Math.max(1, Math.ceil(valueSize + (source === undefined ? 0 : source.length)));
+    if (size > this.#maxEntrySize && source !== undefined && valueSize <= this.#maxEntrySize) {
+      // Too big with its text, not without: kept without it (no reuse), rather than not at all.
+      entry.source = undefined;
+      size = Math.max(1, Math.ceil(valueSize));
+    }
     if (size > this.#maxEntrySize) {
       this.#lru.delete(key);
       this.#oversize++;

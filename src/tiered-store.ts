@@ -87,6 +87,8 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
   #closed = false;
   /** Replaced, never mutated, so a call iterates a stable list. */
   #observers: readonly StoreObserver[] = [];
+  /** Events whose listener threw, already reported (see {@link emit}). */
+  readonly #listenerBugs = new Set<string>();
 
   /** @throws {InvalidOptionError} naming the option and quoting the bad value (a URL without its password). */
   constructor(options: TieredStoreOptions<C>) {
@@ -662,6 +664,28 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
     return () => {
       this.#observers = this.#observers.filter((o) => o !== observer);
     };
+  }
+
+  /**
+   * Emits as `EventEmitter` does, except that a listener that throws cannot change what the call
+   * that emitted returns: an outage the store absorbed must not reach the caller as a listener's
+   * rejection. The error is reported as a process warning (`KeyvFailsafeListenerWarning`), once per
+   * event name (a listener that throws on every call must not flood the log); the listeners after
+   * the one that threw do not run, as with `EventEmitter`.
+   */
+  override emit<K extends keyof TieredStoreEvents>(event: K, ...args: TieredStoreEvents[K]): boolean {
+    try {
+      return (super.emit as (event: K, ...args: unknown[]) => boolean)(event, ...args);
+    } catch (error) {
+      if (!this.#listenerBugs.has(event)) {
+        this.#listenerBugs.add(event);
+        const why = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        process.emitWarning(`a '${event}' listener threw (${why}); the store carried on (said once per event)`, {
+          type: 'KeyvFailsafeListenerWarning',
+        });
+      }
+      return true;
+    }
   }
 
   // ---- internals -----------------------------------------------------------------------------

@@ -229,6 +229,6 @@ function store(memory: MemoryTier, codec: Codec | undefined, key: string, raw: u
     return memory.set(key, codec === undefined ? raw : codec.decode(raw), expiresAt) !== undefined;
   }
   const value = codec.decode(raw);
-  const source = value === raw ? undefined : raw;
+  const source = value === raw || !codec.shareable(raw) ? undefined : raw;
   return memory.set(key, value, expiresAt, expiresAt, raw.length, source) !== undefined;
 }

@@ -3,7 +3,7 @@ import { createCache } from 'cache-manager';
 import { Cacheable } from 'cacheable';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryTier, TieredStore } from '../src/index.js';
+import { ENTRY_OVERHEAD_BYTES, MemoryTier, TieredStore } from '../src/index.js';
 import { RedisServer } from './helpers/redis-server.js';
 
 // TieredStore next to what users already run: plain @keyv/redis on the same keys, cache-manager 7
@@ -165,9 +165,10 @@ describe("serialization: 'store' (objects in memory, Keyv's format in Redis)", (
     const second = await keyv.get('obj:reuse');
     expect(second).toBe(first);
     expect(Object.isFrozen(first.list[0])).toBe(true);
-    // The text is kept beside the object, and counted: more than the text alone.
-    const text = JSON.stringify({ value: first, expires: 0 }).length;
-    expect(memory.calculatedSize).toBeGreaterThan(2 * text - 40);
+    // The text is kept beside the object, and counted: once for the object, once for itself.
+    const key = 'keyv::keyv:obj:reuse';
+    const text = String(await server.command(['GET', key]));
+    expect(memory.calculatedSize).toBe(2 * text.length + key.length + ENTRY_OVERHEAD_BYTES);
     // Another writer changes the value (same length, so nothing but the bytes tell them apart).
     await other.set('obj:reuse', { n: 2, list: [{ a: 1 }] }, 60_000);
     const third = (await keyv.get('obj:reuse')) as typeof first;
@@ -175,6 +176,46 @@ describe("serialization: 'store' (objects in memory, Keyv's format in Redis)", (
     expect(third).toEqual({ n: 2, list: [{ a: 1 }] });
     expect(first.n).toBe(1);
     expect(store.stats().timeouts).toBe(0);
+  });
+
+  it('a value holding a Buffer (which cannot be frozen) is decoded afresh by every primary read', async () => {
+    const store = new TieredStore({ primary: server.url, serialization: 'store' });
+    open.push(store);
+    const keyv = new Keyv({ store, ...off });
+    await keyv.set('obj:buffer', { buf: Buffer.from('hello') }, 60_000);
+    const first = (await keyv.get('obj:buffer')) as { buf: Buffer };
+    first.buf[0] = 0x4a; // A caller changes what it was handed.
+    const second = (await keyv.get('obj:buffer')) as { buf: Buffer };
+    expect(second).not.toBe(first);
+    expect(second.buf.toString()).toBe('hello');
+    expect(store.stats().hits.primary).toBe(2);
+  });
+
+  it('a value too big for maxEntrySize with its text, not without, is kept without it', async () => {
+    const memory = new MemoryTier({ maxEntrySize: 8_000 });
+    const store = new TieredStore({ primary: server.url, serialization: 'store', fallback: memory });
+    open.push(store);
+    const keyv = new Keyv({ store, ...off });
+    await keyv.set('obj:big', { text: 'x'.repeat(5_000) }, 60_000);
+    expect([memory.size, memory.oversize]).toEqual([1, 0]);
+    expect(await keyv.get('obj:big')).toEqual({ text: 'x'.repeat(5_000) });
+    expect([memory.size, memory.oversize]).toEqual([1, 0]);
+  });
+
+  it('an enumerable property on Object.prototype (a sloppy polyfill) changes nothing', async () => {
+    const store = new TieredStore({ primary: server.url, serialization: 'store' });
+    open.push(store);
+    const keyv = new Keyv({ store, ...off });
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.pollutedDefaults = { locale: 'en' };
+    try {
+      expect(await keyv.set('obj:polluted', { a: { b: 1 } }, 60_000)).toBe(true);
+      const read = (await keyv.get('obj:polluted')) as { a: { b: number } };
+      expect(read).toEqual({ a: { b: 1 } });
+      expect(Object.isFrozen(read.a)).toBe(true);
+    } finally {
+      delete proto.pollutedDefaults;
+    }
   });
 
   it('keeps Redis in Keyv format through reconciliation by replay', async () => {

@@ -47,6 +47,22 @@ describe('KeyLayout', () => {
     }
   });
 
+  it('every mode: storeKey gives back the key a physical key of the namespace was made from', async () => {
+    for (const mode of ['keyv5', 'keyv6', 'keyv6-compat'] as const) {
+      const layout = new KeyLayout('::', 'ns', mode);
+      for (const appKey of APP_KEYS) {
+        for (const physical of [layout.physicalOfApp(appKey), `ns::${await keyv5StoreKey(appKey)}`]) {
+          if (!physical.startsWith(layout.ownedPrefix as string)) continue;
+          expect([mode, physical, layout.physicalKey(layout.storeKey(physical))]).toEqual([mode, physical, physical]);
+        }
+      }
+    }
+    // The short form where it maps back, Keyv 5's own where it does not.
+    const compat = new KeyLayout('::', 'ns', 'keyv6-compat');
+    expect(compat.storeKey('ns::ns:k')).toBe('k');
+    expect(compat.storeKey('ns::ns:ns:k')).toBe('ns:ns:k');
+  });
+
   it('keyv6: Keyv 6 and @keyv/redis prefix every key, whatever it starts with', () => {
     const layout = new KeyLayout('::', 'ns', 'keyv6');
     for (const appKey of APP_KEYS) {

@@ -378,3 +378,34 @@ describe('bad input is rejected at the boundary and never counts as an outage', 
     expect(h.primary.data.get('bare')?.value).toBe('foreign');
   });
 });
+
+describe("a listener that throws does not change a call's outcome", () => {
+  it('primary:failure, fallback:serve and circuit:state listeners throwing during an outage: nothing rejects', async () => {
+    const h = setup();
+    await h.store.set('ns:k', 'v');
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === 'KeyvFailsafeListenerWarning') warnings.push(warning.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      for (const event of ['primary:failure', 'fallback:serve', 'circuit:state'] as const) {
+        h.store.on(event, () => {
+          throw new Error(`bug in a ${event} listener`);
+        });
+      }
+      h.primary.failWith('unavailable');
+      // Enough failures to open the breaker: each one emits primary:failure, then fallback:serve.
+      for (let i = 0; i < 6; i++) expect(await h.store.get('ns:k')).toBe('v');
+      // Resolves (false: memory only, as without the listeners), never rejects.
+      expect(await h.store.set('ns:k2', 'w')).toBe(false);
+      expect(h.store.circuitState).toBe('open');
+      await flush();
+      expect(warnings.some((w) => w.includes("'primary:failure' listener threw"))).toBe(true);
+      expect(warnings.some((w) => w.includes("'fallback:serve' listener threw"))).toBe(true);
+      expect(warnings.some((w) => w.includes("'circuit:state' listener threw"))).toBe(true);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
