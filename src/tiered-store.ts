@@ -13,7 +13,7 @@ import { OutageJournal } from './journal.js';
 import { KeyLayout } from './key-layout.js';
 import { KEYV6_CAPABILITIES, ttlFromExpires } from './keyv-major.js';
 import { MemoryCopies } from './memory-copies.js';
-import { MemoryTier, type MemoryTierOptions } from './memory-tier.js';
+import { type MemoryEntry, MemoryTier, type MemoryTierOptions } from './memory-tier.js';
 import { NearCache, type NearCacheState } from './near-cache.js';
 import { type KeyLayoutOption, type ReadPolicy, resolveOptions, type TieredStoreOptions } from './options.js';
 import type { Primary, PrimaryRead } from './primary.js';
@@ -281,14 +281,25 @@ export class TieredStore<C extends string = string> extends EventEmitter<TieredS
 
   // ---- reads ---------------------------------------------------------------------------------
 
-  async get(key: string): Promise<unknown> {
+  get(key: string): Promise<unknown> {
+    // Not async: a copy that answers is handed back in a resolved promise, without an async
+    // function's frame around it (the memory hit is the path that costs least, so any cost shows).
+    let physical: string;
+    let entry: MemoryEntry | undefined;
     const t0 = this.#observers.length === 0 ? 0 : this.#clock.now();
-    const physical = this.#layout.physicalKey(checkKey(key));
-    const entry = this.#routes.answered(physical);
-    if (entry !== undefined) {
-      this.#stats.memoryHits++;
-      return this.#observed('get', 'memory', t0, entry.value);
+    try {
+      physical = this.#layout.physicalKey(checkKey(key));
+      entry = this.#routes.answered(physical);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    if (entry === undefined) return this.#getFromPrimary(key, physical, t0);
+    this.#stats.memoryHits++;
+    return Promise.resolve(this.#observed('get', 'memory', t0, entry.value));
+  }
+
+  /** The rest of `get` when no copy answers: memory in place of the primary, or the primary. */
+  async #getFromPrimary(key: string, physical: string, t0: number): Promise<unknown> {
     if (!this.#calls.usable) {
       this.#stats.shortCircuits++;
       return this.#observed('get', 'breaker-open', t0, this.#routes.serve('get', physical));
