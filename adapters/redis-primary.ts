@@ -119,6 +119,11 @@ export class RedisPrimary implements Primary {
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
   #state: PrimaryConnectionState | undefined;
   #closed = false;
+  /**
+   * Clients whose TCP connect is in flight (from `connect()` or node-redis's `reconnecting` to its
+   * `connect` or `error`): node-redis's `destroy()` cannot reach that socket (see {@link #destroy}).
+   */
+  readonly #dialing = new WeakSet<object>();
   /** The next attempt at a first connection of a cluster or a Sentinel client, if one is due. */
   #retry: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -169,8 +174,15 @@ export class RedisPrimary implements Primary {
     if (kind === 'standalone') {
       // A client replaced by its RESP2 twin is not heard from again.
       const current = () => client === (this.#client as unknown);
-      client.on('ready', () => current() && this.#transition('ready'));
+      client.on('reconnecting', () => this.#dialing.add(client));
+      client.on('connect', () => this.#dialing.delete(client));
+      client.on('ready', () => {
+        // Not expected (a client closed while connecting is destroyed as it connects); made sure of.
+        if (this.#closed) this.#destroy(client as unknown as AnyRedisClient);
+        else if (current()) this.#transition('ready');
+      });
       client.on('error', (error: unknown) => {
+        this.#dialing.delete(client);
         if (!current()) return;
         const refusal = resp3Refusal(error);
         if (refusal === undefined) this.#transition('down', error);
@@ -215,7 +227,7 @@ export class RedisPrimary implements Primary {
 
   /** Starts connecting in the background; never blocks and never throws. */
   connect(): void {
-    if (this.#client.isOpen) return;
+    if (this.#closed || this.#client.isOpen) return;
     let settle!: (error?: unknown) => void;
     const promise = new Promise<void>((resolve, reject) => {
       settle = (error) => (error === undefined ? resolve() : reject(error));
@@ -232,9 +244,15 @@ export class RedisPrimary implements Primary {
    * finds it when it comes back.
    */
   #open(): void {
+    if (this.#closed) return;
     const client = this.#client;
+    // Only a standalone client reports its TCP connect ('connect' per socket, see #listen).
+    if (this.#topology.kind === 'standalone') this.#dialing.add(client);
     client.connect().then(
-      () => client === this.#client && this.#transition('ready'),
+      () => {
+        if (this.#closed) this.#destroy(client);
+        else if (client === this.#client) this.#transition('ready');
+      },
       (error: unknown) => {
         // A client replaced after the server refused RESP3: its rejection quotes the refusal.
         if (client !== this.#client) return;
@@ -268,8 +286,12 @@ export class RedisPrimary implements Primary {
       return;
     }
     const client = this.#client;
+    // A connect in flight is the new connection already (bounded by its connect timeout); a
+    // destroy() now would not reach its socket, and a second connect() would race it.
+    if (this.#dialing.has(client)) return;
     if (client.isOpen) client.destroy();
     this.#transition('down');
+    this.#dialing.add(client);
     client.connect().catch((error: unknown) => client === this.#client && this.#transition('down', error));
   }
 
@@ -548,8 +570,27 @@ export class RedisPrimary implements Primary {
   async disconnect(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
-    if (!this.#client.isOpen) return;
-    // destroy(), not close(): close() waits for replies, forever on a hung server.
-    this.#client.destroy();
+    this.#destroy(this.#client);
+  }
+
+  /**
+   * Closes `client` for good: destroy(), not close() (close() waits for replies, forever on a
+   * hung server). While its TCP connect is in flight, node-redis's destroy() cannot reach the
+   * socket (the client holds it only once connected): the connection would complete after, closed
+   * for the client and open on the wire, keeping the process alive. Such a client is destroyed as
+   * soon as it connects, or fails to (then it would retry): a process exits within the connect
+   * timeout at worst, and the server keeps no connection of a closed store.
+   */
+  #destroy(client: AnyRedisClient): void {
+    if (!this.#dialing.has(client)) {
+      if (client.isOpen) client.destroy();
+      return;
+    }
+    const destroy = () => {
+      if (client.isOpen) client.destroy();
+    };
+    const emitter = client as unknown as NodeJS.EventEmitter;
+    emitter.once('connect', destroy);
+    emitter.once('error', destroy);
   }
 }
