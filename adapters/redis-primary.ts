@@ -13,6 +13,8 @@ import type {
 import { envelopeTtl, isKeyvEnvelope } from './envelope.js';
 import {
   applyFailFast,
+  type HandshakeRefusal,
+  handshakeRefusal,
   isServerReply,
   kindOf,
   type RedisConnectOptions,
@@ -20,7 +22,6 @@ import {
   RedisTopology,
   Resp3RefusedError,
   resp2FallbackOf,
-  resp3Refusal,
   safeNameOf,
 } from './redis-topology.js';
 import { RedisTracking } from './redis-tracking.js';
@@ -111,7 +112,7 @@ export class RedisPrimary implements Primary {
   readonly safeName: string;
   /** The application's `KeyvRedis`, if it handed one over; batches then go through it. */
   readonly #adapter: KeyvRedisLike | undefined;
-  /** Replaced once, by its RESP2 twin, if the server refuses RESP3 (see {@link #resp3Refused}). */
+  /** Replaced once, by its RESP2 twin, if its RESP3 handshake is refused (see {@link #handshakeRefused}). */
   #client: AnyRedisClient;
   #topology: RedisTopology;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
@@ -184,9 +185,9 @@ export class RedisPrimary implements Primary {
       client.on('error', (error: unknown) => {
         this.#dialing.delete(client);
         if (!current()) return;
-        const refusal = resp3Refusal(error);
+        const refusal = handshakeRefusal(error);
         if (refusal === undefined) this.#transition('down', error);
-        else this.#resp3Refused(refusal);
+        else this.#handshakeRefused(refusal);
       });
       client.on('end', () => current() && this.#transition('down'));
       return;
@@ -296,29 +297,28 @@ export class RedisPrimary implements Primary {
   }
 
   /**
-   * The server refused `HELLO 3` (`what`: see `resp3Refusal`; only that reply, never an outage or
-   * a credentials error): no connection to it can carry invalidations. The near-cache is told
-   * (`unsupported`: reads go `memory-first`), and a client the store built is replaced, for the
-   * store's lifetime, by its RESP2 twin, which connects as any primary does (calls waiting for the
-   * first connection wait for it; deadlines, breaker and reconnects as before). Not retried in
-   * RESP3 on a later reconnect: what a server speaks changes with its version or its proxy, not
-   * between connections, and a near-cache that could come back at any reconnect would flip reads
-   * between two policies; a new store (a restart of the application) asks again. An application's
-   * client is left as it is (its options are its own): reported down with this error. The server's
-   * reply is never reported: it quotes HELLO's arguments, the password among them.
+   * The RESP3 handshake with invalidations was refused for good (see `handshakeRefusal`; only
+   * those replies, never an outage, a credentials error or another NOPERM): the server refused
+   * `HELLO 3`, or the ACL user may not run `HELLO` or `CLIENT TRACKING`. No connection can carry
+   * invalidations. The near-cache is told (`unsupported`: reads go `memory-first`; the reason names
+   * what was refused), and a client the store built is replaced, for the store's lifetime, by its
+   * RESP2 twin, which connects as any primary does (calls waiting for the first connection wait for
+   * it; deadlines, breaker and reconnects as before). RESP2, not RESP3 without tracking, for an ACL
+   * refusal too: it is the connection the store makes for every other read policy, so the user
+   * needs no more than it would without the near-cache (and `HELLO` may be the very refusal). Not
+   * retried in RESP3 on a later reconnect: what a server speaks, or a user may run, changes with a
+   * deployment, not between connections, and a near-cache that could come back at any reconnect
+   * would flip reads between two policies; a new store (a restart of the application) asks again.
+   * An application's client is left as it is (its options are its own): reported down with this
+   * error. The server's reply is never reported: a refused HELLO quotes its arguments, the password
+   * among them.
    */
-  #resp3Refused(what: string): void {
-    this.#tracking.refused(
-      `the server refused HELLO 3 (RESP3), needed for invalidations: reading memory-first (${what})`,
-    );
+  #handshakeRefused(refusal: HandshakeRefusal): void {
+    const { reason, cannotConnect } = this.#describe(refusal);
+    this.#tracking.refused(reason);
     const fallback = resp2FallbackOf(this.#client);
     if (fallback === undefined) {
-      this.#transition(
-        'down',
-        new Resp3RefusedError(
-          `Redis at ${this.safeName} refused HELLO 3 (${what}): this client asks for RESP3 and cannot connect to it (build it without RESP: 3)`,
-        ),
-      );
+      this.#transition('down', new Resp3RefusedError(`Redis at ${this.safeName} ${cannotConnect}`));
       return;
     }
     const old = this.#client;
@@ -330,6 +330,28 @@ export class RedisPrimary implements Primary {
     this.#topology = new RedisTopology(client, 'standalone');
     this.#listen(client as unknown as NodeJS.EventEmitter, 'standalone');
     this.#open();
+  }
+
+  /**
+   * The near-cache's reason (worded for it: `the server refused HELLO 3` and `CLIENT TRACKING
+   * refused` open what it reads as `unsupported`), and what an application's client is told.
+   * The store's words only, never the server's reply.
+   */
+  #describe(refusal: HandshakeRefusal): { reason: string; cannotConnect: string } {
+    if (refusal.kind === 'protocol') {
+      return {
+        reason: `the server refused HELLO 3 (RESP3), needed for invalidations: reading memory-first (${refusal.what})`,
+        cannotConnect: `refused HELLO 3 (${refusal.what}): this client asks for RESP3 and cannot connect to it (build it without RESP: 3)`,
+      };
+    }
+    const hello = refusal.command === 'hello';
+    const command = hello ? 'HELLO' : 'CLIENT TRACKING';
+    return {
+      reason: hello
+        ? 'the server refused HELLO 3: the ACL user may not run HELLO (NOPERM), needed for RESP3 and invalidations: reading memory-first'
+        : 'CLIENT TRACKING refused: the ACL user may not run CLIENT TRACKING (NOPERM), needed for invalidations: reading memory-first',
+      cannotConnect: `says the ACL user may not run ${command} (NOPERM), which this client's handshake sends (RESP: 3 with emitInvalidate): it cannot connect (build it without ${hello ? 'RESP: 3' : 'emitInvalidate'}, or allow the user +${refusal.command})`,
+    };
   }
 
   #transition(state: PrimaryConnectionState, error?: unknown): void {
