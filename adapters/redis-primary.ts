@@ -13,6 +13,8 @@ import type {
 import { envelopeTtl, isKeyvEnvelope } from './envelope.js';
 import {
   applyFailFast,
+  type HandshakeRefusal,
+  handshakeRefusal,
   isServerReply,
   kindOf,
   type RedisConnectOptions,
@@ -20,7 +22,6 @@ import {
   RedisTopology,
   Resp3RefusedError,
   resp2FallbackOf,
-  resp3Refusal,
   safeNameOf,
 } from './redis-topology.js';
 import { RedisTracking } from './redis-tracking.js';
@@ -111,7 +112,7 @@ export class RedisPrimary implements Primary {
   readonly safeName: string;
   /** The application's `KeyvRedis`, if it handed one over; batches then go through it. */
   readonly #adapter: KeyvRedisLike | undefined;
-  /** Replaced once, by its RESP2 twin, if the server refuses RESP3 (see {@link #resp3Refused}). */
+  /** Replaced once, by its RESP2 twin, if its RESP3 handshake is refused (see {@link #handshakeRefused}). */
   #client: AnyRedisClient;
   #topology: RedisTopology;
   onConnectionChange: ((state: PrimaryConnectionState, error?: unknown) => void) | undefined;
@@ -119,6 +120,11 @@ export class RedisPrimary implements Primary {
   /** Undefined until the first connection attempt settles, so that its failure is reported too. */
   #state: PrimaryConnectionState | undefined;
   #closed = false;
+  /**
+   * Clients whose TCP connect is in flight (from `connect()` or node-redis's `reconnecting` to its
+   * `connect` or `error`): node-redis's `destroy()` cannot reach that socket (see {@link #destroy}).
+   */
+  readonly #dialing = new WeakSet<object>();
   /** The next attempt at a first connection of a cluster or a Sentinel client, if one is due. */
   #retry: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -169,12 +175,19 @@ export class RedisPrimary implements Primary {
     if (kind === 'standalone') {
       // A client replaced by its RESP2 twin is not heard from again.
       const current = () => client === (this.#client as unknown);
-      client.on('ready', () => current() && this.#transition('ready'));
+      client.on('reconnecting', () => this.#dialing.add(client));
+      client.on('connect', () => this.#dialing.delete(client));
+      client.on('ready', () => {
+        // Not expected (a client closed while connecting is destroyed as it connects); made sure of.
+        if (this.#closed) this.#destroy(client as unknown as AnyRedisClient);
+        else if (current()) this.#transition('ready');
+      });
       client.on('error', (error: unknown) => {
+        this.#dialing.delete(client);
         if (!current()) return;
-        const refusal = resp3Refusal(error);
+        const refusal = handshakeRefusal(error);
         if (refusal === undefined) this.#transition('down', error);
-        else this.#resp3Refused(refusal);
+        else this.#handshakeRefused(refusal);
       });
       client.on('end', () => current() && this.#transition('down'));
       return;
@@ -215,7 +228,7 @@ export class RedisPrimary implements Primary {
 
   /** Starts connecting in the background; never blocks and never throws. */
   connect(): void {
-    if (this.#client.isOpen) return;
+    if (this.#closed || this.#client.isOpen) return;
     let settle!: (error?: unknown) => void;
     const promise = new Promise<void>((resolve, reject) => {
       settle = (error) => (error === undefined ? resolve() : reject(error));
@@ -232,9 +245,15 @@ export class RedisPrimary implements Primary {
    * finds it when it comes back.
    */
   #open(): void {
+    if (this.#closed) return;
     const client = this.#client;
+    // Only a standalone client reports its TCP connect ('connect' per socket, see #listen).
+    if (this.#topology.kind === 'standalone') this.#dialing.add(client);
     client.connect().then(
-      () => client === this.#client && this.#transition('ready'),
+      () => {
+        if (this.#closed) this.#destroy(client);
+        else if (client === this.#client) this.#transition('ready');
+      },
       (error: unknown) => {
         // A client replaced after the server refused RESP3: its rejection quotes the refusal.
         if (client !== this.#client) return;
@@ -268,35 +287,38 @@ export class RedisPrimary implements Primary {
       return;
     }
     const client = this.#client;
+    // A connect in flight is the new connection already (bounded by its connect timeout); a
+    // destroy() now would not reach its socket, and a second connect() would race it.
+    if (this.#dialing.has(client)) return;
     if (client.isOpen) client.destroy();
     this.#transition('down');
+    this.#dialing.add(client);
     client.connect().catch((error: unknown) => client === this.#client && this.#transition('down', error));
   }
 
   /**
-   * The server refused `HELLO 3` (`what`: see `resp3Refusal`; only that reply, never an outage or
-   * a credentials error): no connection to it can carry invalidations. The near-cache is told
-   * (`unsupported`: reads go `memory-first`), and a client the store built is replaced, for the
-   * store's lifetime, by its RESP2 twin, which connects as any primary does (calls waiting for the
-   * first connection wait for it; deadlines, breaker and reconnects as before). Not retried in
-   * RESP3 on a later reconnect: what a server speaks changes with its version or its proxy, not
-   * between connections, and a near-cache that could come back at any reconnect would flip reads
-   * between two policies; a new store (a restart of the application) asks again. An application's
-   * client is left as it is (its options are its own): reported down with this error. The server's
-   * reply is never reported: it quotes HELLO's arguments, the password among them.
+   * The RESP3 handshake with invalidations was refused for good (see `handshakeRefusal`; only
+   * those replies, never an outage, a credentials error or another NOPERM): the server refused
+   * `HELLO 3`, or the ACL user may not run `HELLO` or `CLIENT TRACKING`. No connection can carry
+   * invalidations. The near-cache is told (`unsupported`: reads go `memory-first`; the reason names
+   * what was refused), and a client the store built is replaced, for the store's lifetime, by its
+   * RESP2 twin, which connects as any primary does (calls waiting for the first connection wait for
+   * it; deadlines, breaker and reconnects as before). RESP2, not RESP3 without tracking, for an ACL
+   * refusal too: it is the connection the store makes for every other read policy, so the user
+   * needs no more than it would without the near-cache (and `HELLO` may be the very refusal). Not
+   * retried in RESP3 on a later reconnect: what a server speaks, or a user may run, changes with a
+   * deployment, not between connections, and a near-cache that could come back at any reconnect
+   * would flip reads between two policies; a new store (a restart of the application) asks again.
+   * An application's client is left as it is (its options are its own): reported down with this
+   * error. The server's reply is never reported: a refused HELLO quotes its arguments, the password
+   * among them.
    */
-  #resp3Refused(what: string): void {
-    this.#tracking.refused(
-      `the server refused HELLO 3 (RESP3), needed for invalidations: reading memory-first (${what})`,
-    );
+  #handshakeRefused(refusal: HandshakeRefusal): void {
+    const { reason, cannotConnect } = this.#describe(refusal);
+    this.#tracking.refused(reason);
     const fallback = resp2FallbackOf(this.#client);
     if (fallback === undefined) {
-      this.#transition(
-        'down',
-        new Resp3RefusedError(
-          `Redis at ${this.safeName} refused HELLO 3 (${what}): this client asks for RESP3 and cannot connect to it (build it without RESP: 3)`,
-        ),
-      );
+      this.#transition('down', new Resp3RefusedError(`Redis at ${this.safeName} ${cannotConnect}`));
       return;
     }
     const old = this.#client;
@@ -308,6 +330,28 @@ export class RedisPrimary implements Primary {
     this.#topology = new RedisTopology(client, 'standalone');
     this.#listen(client as unknown as NodeJS.EventEmitter, 'standalone');
     this.#open();
+  }
+
+  /**
+   * The near-cache's reason (worded for it: `the server refused HELLO 3` and `CLIENT TRACKING
+   * refused` open what it reads as `unsupported`), and what an application's client is told.
+   * The store's words only, never the server's reply.
+   */
+  #describe(refusal: HandshakeRefusal): { reason: string; cannotConnect: string } {
+    if (refusal.kind === 'protocol') {
+      return {
+        reason: `the server refused HELLO 3 (RESP3), needed for invalidations: reading memory-first (${refusal.what})`,
+        cannotConnect: `refused HELLO 3 (${refusal.what}): this client asks for RESP3 and cannot connect to it (build it without RESP: 3)`,
+      };
+    }
+    const hello = refusal.command === 'hello';
+    const command = hello ? 'HELLO' : 'CLIENT TRACKING';
+    return {
+      reason: hello
+        ? 'the server refused HELLO 3: the ACL user may not run HELLO (NOPERM), needed for RESP3 and invalidations: reading memory-first'
+        : 'CLIENT TRACKING refused: the ACL user may not run CLIENT TRACKING (NOPERM), needed for invalidations: reading memory-first',
+      cannotConnect: `says the ACL user may not run ${command} (NOPERM), which this client's handshake sends (RESP: 3 with emitInvalidate): it cannot connect (build it without ${hello ? 'RESP: 3' : 'emitInvalidate'}, or allow the user +${refusal.command})`,
+    };
   }
 
   #transition(state: PrimaryConnectionState, error?: unknown): void {
@@ -548,8 +592,27 @@ export class RedisPrimary implements Primary {
   async disconnect(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
-    if (!this.#client.isOpen) return;
-    // destroy(), not close(): close() waits for replies, forever on a hung server.
-    this.#client.destroy();
+    this.#destroy(this.#client);
+  }
+
+  /**
+   * Closes `client` for good: destroy(), not close() (close() waits for replies, forever on a
+   * hung server). While its TCP connect is in flight, node-redis's destroy() cannot reach the
+   * socket (the client holds it only once connected): the connection would complete after, closed
+   * for the client and open on the wire, keeping the process alive. Such a client is destroyed as
+   * soon as it connects, or fails to (then it would retry): a process exits within the connect
+   * timeout at worst, and the server keeps no connection of a closed store.
+   */
+  #destroy(client: AnyRedisClient): void {
+    if (!this.#dialing.has(client)) {
+      if (client.isOpen) client.destroy();
+      return;
+    }
+    const destroy = () => {
+      if (client.isOpen) client.destroy();
+    };
+    const emitter = client as unknown as NodeJS.EventEmitter;
+    emitter.once('connect', destroy);
+    emitter.once('error', destroy);
   }
 }

@@ -114,7 +114,47 @@ export function resp3Refusal(error: unknown): string | undefined {
 }
 
 /**
- * A client in RESP3 stopped: the server refused `HELLO 3`. Its message is the store's own, never
+ * `NOPERM` for a command that only invalidations need, as Redis 7 words it (7.0: `this user has no
+ * permissions to run the 'client|tracking' command`; 7.2 and later: `User <name> has no ...`):
+ * `CLIENT TRACKING` (node-redis's `emitInvalidate` turns it on in the handshake) or `HELLO` (RESP3;
+ * Redis itself exempts it from ACLs, as it does `AUTH`, but a server or a proxy in front may not).
+ * Nothing else: a `NOPERM` for any other command (`SELECT`, `CLIENT SETNAME`, a key) is the user's
+ * whatever the protocol, and Redis 6's `'client' command or its subcommand` cannot tell
+ * `CLIENT TRACKING` from another subcommand.
+ */
+const aclDenied = /^NOPERM (?:this user|User \S+) has no permissions to run the '(hello|client\|tracking)' command\b/i;
+
+/**
+ * The command invalidations need that the server's reply says this ACL user may not run
+ * (`hello` or `client|tracking`, see {@link aclDenied}), or `undefined` when `error` is not such a
+ * reply (a connection problem never is, whatever its text).
+ */
+export function aclRefusal(error: unknown): 'hello' | 'client|tracking' | undefined {
+  if (!isServerReply(error)) return undefined;
+  const match = aclDenied.exec((error as Error).message);
+  return match === null ? undefined : ((match[1] as string).toLowerCase() as 'hello' | 'client|tracking');
+}
+
+/**
+ * Why a RESP3 handshake with invalidations can never succeed here, whatever the attempt: the
+ * server does not speak RESP3 (`protocol`, see {@link resp3Refusal}), or the ACL user may not run
+ * a command it needs (`acl`, see {@link aclRefusal}). `undefined` for anything else (an outage,
+ * credentials, another NOPERM): those keep their meaning, and the client keeps trying.
+ */
+export type HandshakeRefusal =
+  | { readonly kind: 'protocol'; readonly what: string }
+  | { readonly kind: 'acl'; readonly command: 'hello' | 'client|tracking' };
+
+export function handshakeRefusal(error: unknown): HandshakeRefusal | undefined {
+  const what = resp3Refusal(error);
+  if (what !== undefined) return { kind: 'protocol', what };
+  const command = aclRefusal(error);
+  return command === undefined ? undefined : { kind: 'acl', command };
+}
+
+/**
+ * A client in RESP3 stopped: the server refused `HELLO 3`, or the ACL user may not run what its
+ * handshake for invalidations sends (see {@link handshakeRefusal}). Its message is the store's own, never
  * the server's reply (which quotes the password).
  */
 export class Resp3RefusedError extends Error {
@@ -126,7 +166,8 @@ const resp2Fallbacks = new WeakMap<object, () => object>();
 
 /**
  * The RESP2 twin of a RESP3 client {@link createFailFastClient} built (same URL, credentials, name
- * and socket settings, without `HELLO 3` and push messages), or `undefined` for any other client
+ * and socket settings, without `HELLO 3`, `CLIENT TRACKING` and push messages: `AUTH` and
+ * `CLIENT SETNAME` instead, as for every other read policy), or `undefined` for any other client
  * (an application's client is the application's to configure).
  */
 export function resp2FallbackOf(client: object): (() => object) | undefined {
@@ -135,7 +176,8 @@ export function resp2FallbackOf(client: object): (() => object) | undefined {
 
 /**
  * A standalone node-redis client that fails fast. With `tracking`, in RESP3 with push messages; if
- * the server refuses `HELLO 3` (see {@link resp3Refusal}), the client stops at once instead of
+ * its handshake is refused for good (the server refuses `HELLO 3`, or the ACL user may not run
+ * `HELLO` or `CLIENT TRACKING`: see {@link handshakeRefusal}), the client stops at once instead of
  * retrying the handshake forever (its `connect()` rejects, its `error` event carries the refusal),
  * and {@link resp2FallbackOf} builds its RESP2 twin.
  */
@@ -149,7 +191,9 @@ export function createFailFastClient(url: string, options: RedisConnectOptions) 
     socket: {
       ...fastOptions.socket,
       reconnectStrategy: (retries: number, cause: unknown) =>
-        resp3Refusal(cause) === undefined ? backoff(retries) : new Resp3RefusedError('the server refused HELLO 3'),
+        handshakeRefusal(cause) === undefined
+          ? backoff(retries)
+          : new Resp3RefusedError('the RESP3 handshake for invalidations was refused'),
     },
     RESP: 3 as const,
     emitInvalidate: true,

@@ -37,7 +37,7 @@ export class RedisTracking {
   #generation = 0;
   /** Tracking is armed on the current connection. */
   #armed = false;
-  /** Why tracking can never work here, once the server refused RESP3 (see {@link refused}). */
+  /** Why tracking can never work here, once the handshake was refused for good (see {@link refused}). */
   #refusal: string | undefined;
 
   constructor(client: unknown) {
@@ -77,9 +77,10 @@ export class RedisTracking {
   }
 
   /**
-   * The server refused `HELLO 3`: no connection to it can receive invalidations, now or after a
-   * reconnect. Reported once, as a refusal (`reason` starts with `the server refused HELLO 3`, which
-   * the near-cache reads as `unsupported`); nothing is armed or reported after it.
+   * The server refused `HELLO 3`, or the ACL user may not run `HELLO` or `CLIENT TRACKING`: no
+   * connection can receive invalidations, now or after a reconnect. Reported once, as a refusal
+   * (`reason` starts with `the server refused HELLO 3` or `CLIENT TRACKING refused`, which the
+   * near-cache reads as `unsupported`); nothing is armed or reported after it.
    */
   refused(reason: string): void {
     if (this.#refusal !== undefined) return;

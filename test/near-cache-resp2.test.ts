@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { Socket } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorReply, SimpleError } from '@redis/client';
@@ -6,6 +7,7 @@ import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resp3Refusal } from '../adapters/redis-topology.js';
 import { type NearCacheStateEvent, TieredStore, type TieredStoreEvents } from '../src/index.js';
+import { runScript } from './helpers/exit-check.js';
 import { RedisServer } from './helpers/redis-server.js';
 
 // `readPolicy: 'near-cache'` on a server without HELLO (Redis before 6, or a proxy or managed
@@ -385,5 +387,119 @@ describe('what counts as a refusal of HELLO 3 (only the server saying it does no
     ).toBeUndefined();
     expect(resp3Refusal("ERR unknown command 'HELLO'")).toBeUndefined();
     expect(resp3Refusal(undefined)).toBeUndefined();
+  });
+});
+
+describe('disconnect() while a connection is in flight leaves nothing behind (the process exits on its own)', () => {
+  // node-redis's destroy() cannot reach a socket that is still connecting: that connection would
+  // complete after disconnect(), closed for the client but open on the wire, and keep the process
+  // alive. Each script ends by printing how many of the store's connections the server still
+  // lists (by the store's client name), and must then exit by itself, at once.
+  const countConnections = `
+    import { command } from './harness/resp.ts';
+    const storeConnections = async () =>
+      String(await command(Number(process.env.REDIS_PORT), ['CLIENT', 'LIST'], { timeoutMs: 2_000 }))
+        .split('\\n').filter((line) => /\\bname=keyv-failsafe\\b/.test(line)).length;
+  `;
+  /** What the script printed (a script killed for not exiting has printed it too). */
+  const printed = (exit: { out: string }): unknown => (exit.out === '' ? undefined : JSON.parse(exit.out));
+  const settle = (ms: number) => `await new Promise((done) => setTimeout(done, ${ms}));`;
+
+  let server: RedisServer;
+  let noHello: RedisServer;
+  beforeAll(async () => {
+    [server, noHello] = await Promise.all([RedisServer.start(), RedisServer.start(NO_HELLO)]);
+  });
+  afterAll(async () => {
+    await Promise.all([server?.stop(), noHello?.stop()]);
+  });
+
+  it('right after construction (the TCP connect not done yet), and while the handshake is held', async () => {
+    const script = `
+      import { TieredStore } from './src/index.ts';
+      import { TcpProxy } from './harness/tcp-proxy.ts';
+      ${countConnections}
+      const url = 'redis://127.0.0.1:' + process.env.REDIS_PORT;
+      // Disconnected in the same tick as constructed: both connects are still in flight.
+      const plain = new TieredStore({ primary: url });
+      const near = new TieredStore({ primary: url, readPolicy: 'near-cache' });
+      await Promise.all([plain.disconnect(), near.disconnect()]);
+      // Through a proxy that holds the handshake (the TCP connect done, HELLO unanswered).
+      const proxy = await TcpProxy.start(Number(process.env.REDIS_PORT));
+      proxy.setMode('pause');
+      const held = new TieredStore({ primary: proxy.url, readPolicy: 'near-cache' });
+      ${settle(100)}
+      await held.disconnect();
+      proxy.setMode('pass');
+      ${settle(300)}
+      await proxy.close();
+      process.stdout.write(JSON.stringify({ left: await storeConnections() }) + '\\n');
+    `;
+    const exit = await runScript(script, { REDIS_PORT: String(server.port) });
+    expect({ code: exit.code, err: exit.err, printed: printed(exit) }).toEqual({
+      code: 0,
+      err: '',
+      printed: { left: 0 },
+    });
+    expect(exit.exitedAfterMs).toBeLessThan(500);
+  }, 15_000);
+
+  it('while the TCP connect itself is held (SYN dropped: the server accepts late)', async () => {
+    // A hung server whose accept queue is full drops SYNs; resumed, it accepts the client's next
+    // SYN (retransmitted about 1 s after the first). The store is disconnected in between.
+    const slow = await RedisServer.start(['--tcp-backlog', '1']);
+    const fillers: Socket[] = [];
+    try {
+      slow.hang();
+      for (let held = false; !held && fillers.length < 16; ) {
+        const socket = new Socket().on('error', () => {});
+        fillers.push(socket);
+        held = !(await new Promise<boolean>((done) => {
+          socket.once('connect', () => done(true));
+          setTimeout(() => done(false), 100);
+          socket.connect(slow.port, '127.0.0.1');
+        }));
+      }
+      const script = `
+        import { TieredStore } from './src/index.ts';
+        ${countConnections}
+        const store = new TieredStore({ primary: 'redis://127.0.0.1:' + process.env.REDIS_PORT, connectTimeoutMs: 5_000 });
+        ${settle(100)}
+        await store.disconnect();
+        process.kill(Number(process.env.REDIS_PID), 'SIGCONT');
+        // Past the SYN's retransmission: a connect left in flight would have completed by now.
+        ${settle(1_600)}
+        process.stdout.write(JSON.stringify({ left: await storeConnections() }) + '\\n');
+      `;
+      const exit = await runScript(script, { REDIS_PORT: String(slow.port), REDIS_PID: String(slow.pid) });
+      expect({ code: exit.code, err: exit.err, printed: printed(exit) }).toEqual({
+        code: 0,
+        err: '',
+        printed: { left: 0 },
+      });
+      expect(exit.exitedAfterMs).toBeLessThan(500);
+    } finally {
+      for (const socket of fillers) socket.destroy();
+      await slow.stop();
+    }
+  }, 15_000);
+
+  it('right after `near-cache:state` `unsupported` (the RESP2 twin is connecting)', async () => {
+    const script = `
+      import { TieredStore } from './src/index.ts';
+      ${countConnections}
+      const store = new TieredStore({ primary: 'redis://127.0.0.1:' + process.env.REDIS_PORT, readPolicy: 'near-cache' });
+      const state = await new Promise((done) => store.once('near-cache:state', done));
+      await store.disconnect();
+      ${settle(300)}
+      process.stdout.write(JSON.stringify({ state: state.state, left: await storeConnections() }) + '\\n');
+    `;
+    const exit = await runScript(script, { REDIS_PORT: String(noHello.port) });
+    expect({ code: exit.code, err: exit.err, printed: printed(exit) }).toEqual({
+      code: 0,
+      err: '',
+      printed: { state: 'unsupported', left: 0 },
+    });
+    expect(exit.exitedAfterMs).toBeLessThan(500);
   });
 });
