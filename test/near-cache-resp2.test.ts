@@ -6,9 +6,10 @@ import { ErrorReply, SimpleError } from '@redis/client';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resp3Refusal } from '../adapters/redis-topology.js';
-import { type NearCacheStateEvent, TieredStore, type TieredStoreEvents } from '../src/index.js';
+import { type NearCacheStateEvent, TieredStore } from '../src/index.js';
 import { runScript } from './helpers/exit-check.js';
 import { RedisServer } from './helpers/redis-server.js';
+import { everything, recordEvents, waitForEvent } from './helpers/store-events.js';
 
 // `readPolicy: 'near-cache'` on a server without HELLO (Redis before 6, or a proxy or managed
 // service that renames or blocks it; here `--rename-command HELLO ""` on a real redis-server).
@@ -22,59 +23,6 @@ const PASSWORD = 'pw-resp2-Zq8mX3';
 const WRONG = 'wrong-resp2-Kf4nR7';
 const MEMORY_TTL_MS = 500;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
-const EVENTS: Array<keyof TieredStoreEvents> = [
-  'primary:failure',
-  'fallback:serve',
-  'primary:connection',
-  'primary:restart',
-  'circuit:state',
-  'reconcile:done',
-  'warm:progress',
-  'restart:recovered',
-  'near-cache:state',
-];
-
-interface Recorded {
-  name: keyof TieredStoreEvents;
-  payload: unknown;
-}
-
-/** Every event the store emits, in order. */
-function record(store: TieredStore): Recorded[] {
-  const events: Recorded[] = [];
-  for (const name of EVENTS) store.on(name, (payload: unknown) => events.push({ name, payload }));
-  return events;
-}
-
-/** Resolves with the first event `name` that `match`es, already recorded or to come. */
-async function waitFor<T>(
-  events: Recorded[],
-  name: keyof TieredStoreEvents,
-  match: (payload: T) => boolean = () => true,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = events.find((e) => e.name === name && match(e.payload as T));
-    if (found !== undefined) return found.payload as T;
-    if (Date.now() > deadline) throw new Error(`no ${name} within ${timeoutMs} ms: ${dump(events)}`);
-    await sleep(10);
-  }
-}
-
-/**
- * Everything an application could print of a value: every own property of every object reached,
- * errors' messages, stacks and causes included (enumerable or not).
- */
-function dump(value: unknown, seen = new Set<unknown>()): string {
-  if (value === null || typeof value !== 'object') return String(value);
-  if (seen.has(value)) return '';
-  seen.add(value);
-  return Object.getOwnPropertyNames(value)
-    .map((key) => `${key}=${dump((value as Record<string, unknown>)[key], seen)}`)
-    .join(' ');
-}
-
 /** The store's connections as the server lists them (`CLIENT LIST`, by the name the store sets). */
 async function storeConnections(server: RedisServer): Promise<string[]> {
   const list = String(await server.command(['CLIENT', 'LIST']));
@@ -97,12 +45,12 @@ describe('near-cache on a server that refuses HELLO', () => {
 
   it('connects over RESP2, says `unsupported` with the reason, and reads memory-first from Redis', async () => {
     const store = new TieredStore({ primary: server.url, readPolicy: 'near-cache', memoryTtlMs: MEMORY_TTL_MS });
-    const events = record(store);
+    const events = recordEvents(store);
     const keyv = new Keyv({ store, namespace: 'r2' });
     try {
       expect(await keyv.set('k', 'v1')).toBe(true);
       expect(String(await server.command(['GET', physical('k')]))).toBe(envelope('v1'));
-      const state = await waitFor<NearCacheStateEvent>(events, 'near-cache:state');
+      const state = await waitForEvent<NearCacheStateEvent>(events, 'near-cache:state');
       expect(state).toEqual({
         state: 'unsupported',
         reason:
@@ -151,13 +99,13 @@ describe('near-cache on a server that refuses HELLO', () => {
       memoryTtlMs: MEMORY_TTL_MS,
       operationTimeoutMs: 100,
     });
-    const events = record(store);
+    const events = recordEvents(store);
     const keyv = new Keyv({ store, namespace: 'r2' });
     try {
       expect(await keyv.set('outage', 'v1')).toBe(true);
-      await waitFor<NearCacheStateEvent>(events, 'near-cache:state', (e) => e.state === 'unsupported');
+      await waitForEvent<NearCacheStateEvent>(events, 'near-cache:state', (e) => e.state === 'unsupported');
       await server.kill();
-      await waitFor<{ to: string }>(events, 'circuit:state', (e) => e.to === 'open');
+      await waitForEvent<{ to: string }>(events, 'circuit:state', (e) => e.to === 'open');
       // Memory answers, at once, while Redis is gone; a write is kept in memory and reported false.
       const started = performance.now();
       expect(await keyv.get('outage')).toBe('v1');
@@ -166,7 +114,7 @@ describe('near-cache on a server that refuses HELLO', () => {
       expect(performance.now() - started).toBeLessThan(150);
 
       await server.restart();
-      await waitFor<{ to: string }>(events, 'circuit:state', (e) => e.to === 'closed', 10_000);
+      await waitForEvent<{ to: string }>(events, 'circuit:state', (e) => e.to === 'closed', 10_000);
       // The reconnection is RESP2 again (no new HELLO attempt), and Redis serves again.
       const connections = await storeConnections(server);
       expect(connections).toHaveLength(1);
@@ -250,14 +198,14 @@ describe('credentials on a server that refuses HELLO (`HELLO 3 AUTH` quotes the 
 
   it('the right password: connects over RESP2; the password is in no event, reason or error', async () => {
     const store = new TieredStore({ primary: server.urlWith(), readPolicy: 'near-cache' });
-    const events = record(store);
+    const events = recordEvents(store);
     try {
       expect(await store.set('r2::r2:pw', '"v"')).toBe(true);
       expect(String(await server.command(['GET', 'r2::r2:pw']))).toBe('"v"');
-      await waitFor<NearCacheStateEvent>(events, 'near-cache:state', (e) => e.state === 'unsupported');
-      await waitFor(events, 'primary:connection');
+      await waitForEvent<NearCacheStateEvent>(events, 'near-cache:state', (e) => e.state === 'unsupported');
+      await waitForEvent(events, 'primary:connection');
       expect(events.filter((e) => e.name === 'primary:connection').map((e) => e.payload)).toEqual([{ state: 'ready' }]);
-      expect(dump(events)).not.toContain(PASSWORD);
+      expect(everything(events)).not.toContain(PASSWORD);
     } finally {
       await store.disconnect();
     }
@@ -269,9 +217,9 @@ describe('credentials on a server that refuses HELLO (`HELLO 3 AUTH` quotes the 
       readPolicy: 'near-cache',
       operationTimeoutMs: 200,
     });
-    const events = record(store);
+    const events = recordEvents(store);
     try {
-      const down = await waitFor<{ state: string; error?: { code?: string; name?: string; message?: string } }>(
+      const down = await waitForEvent<{ state: string; error?: { code?: string; name?: string; message?: string } }>(
         events,
         'primary:connection',
       );
@@ -286,10 +234,10 @@ describe('credentials on a server that refuses HELLO (`HELLO 3 AUTH` quotes the 
       expect(await store.get('r2::r2:pw')).toBe('"v"');
       expect(store.circuitState).toBe('open');
       await sleep(300);
-      expect(dump(events.filter((e) => e.name !== 'near-cache:state'))).not.toMatch(/HELLO|RESP3/);
-      const everything = dump(events);
-      expect(everything).not.toContain(WRONG);
-      expect(everything).not.toContain(PASSWORD);
+      expect(everything(events.filter((e) => e.name !== 'near-cache:state'))).not.toMatch(/HELLO|RESP3/);
+      const printed = everything(events);
+      expect(printed).not.toContain(WRONG);
+      expect(printed).not.toContain(PASSWORD);
     } finally {
       await store.disconnect();
     }
@@ -308,9 +256,9 @@ describe('a server that has HELLO (Redis 6+)', () => {
 
   it('still goes `live`, over RESP3 with tracking', async () => {
     const store = new TieredStore({ primary: server.urlWith(), readPolicy: 'near-cache' });
-    const events = record(store);
+    const events = recordEvents(store);
     try {
-      expect(await waitFor<NearCacheStateEvent>(events, 'near-cache:state')).toEqual({
+      expect(await waitForEvent<NearCacheStateEvent>(events, 'near-cache:state')).toEqual({
         state: 'live',
         reason: 'armed',
       });
@@ -325,9 +273,9 @@ describe('a server that has HELLO (Redis 6+)', () => {
 
   it('a wrong password is authentication, never a downgrade: no `unsupported`, the password nowhere', async () => {
     const store = new TieredStore({ primary: server.urlWith(WRONG), readPolicy: 'near-cache' });
-    const events = record(store);
+    const events = recordEvents(store);
     try {
-      const down = await waitFor<{ state: string; error?: { code?: string } }>(events, 'primary:connection');
+      const down = await waitForEvent<{ state: string; error?: { code?: string } }>(events, 'primary:connection');
       expect(down).toMatchObject({ state: 'down', error: { code: 'E_PRIMARY_AUTH' } });
       // Several reconnect attempts later, still RESP3 attempts refused for their credentials only.
       await sleep(400);
@@ -339,8 +287,8 @@ describe('a server that has HELLO (Redis 6+)', () => {
       expect(store.nearCacheState).not.toBe('unsupported');
       // Put right, the same store connects in RESP3 and goes live.
       await server.setPassword(WRONG);
-      await waitFor<NearCacheStateEvent>(events, 'near-cache:state', (e) => e.state === 'live');
-      expect(dump(events)).not.toContain(WRONG);
+      await waitForEvent<NearCacheStateEvent>(events, 'near-cache:state', (e) => e.state === 'live');
+      expect(everything(events)).not.toContain(WRONG);
     } finally {
       await store.disconnect();
       await server.setPassword(PASSWORD);
