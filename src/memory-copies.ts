@@ -132,34 +132,41 @@ export class MemoryCopies {
       return undefined;
     }
     this.#stats.primaryHits++;
-    const source = this.#codec !== undefined && typeof read.value === 'string' ? read.value : undefined;
-    const value = this.#decoded(key, read.value, source);
+    const codec = this.#codec;
+    let value = read.value;
+    // With `serialization: 'store'`: the text the copy comes from, kept beside it for reuse.
+    let kept: string | undefined;
+    if (codec !== undefined) {
+      // Most reads of a cache return what the last one did: the copy decoded from the same text is
+      // handed out again instead of parsing and freezing it anew (most of a read's CPU, and garbage
+      // that replaced a copy the collector had promoted). The same text always decodes the same.
+      const held = typeof value === 'string' ? this.memory.peek(key) : undefined;
+      if (held !== undefined && held.source === value) {
+        kept = held.source;
+        value = held.value;
+      } else {
+        value = codec.decode(read.value);
+        kept = this.#kept(value, read.value);
+      }
+    }
     if (verdict !== 'fill') {
       if (verdict === 'drop') this.memory.delete(key);
       return value;
     }
-    const sizeHint = source?.length;
+    const sizeHint = codec !== undefined && typeof read.value === 'string' ? read.value.length : undefined;
     const grace = this.#graceEnabled ? staleMs : 0;
     // `started`, not now: the memory copy must expire no later than the primary's.
     const fetchTtl = read.fetchTtl;
     if (fetchTtl === undefined || (read.untimedEnvelope === true && !categorised)) {
       // Known TTL, or Keyv's envelope without one on a key no category gives one: it never expires.
       const expiresAt = read.ttlMs === undefined ? Number.POSITIVE_INFINITY : started + read.ttlMs;
-      const entry = this.memory.refresh(
-        key,
-        value,
-        expiresAt,
-        expiresAt + grace,
-        sizeHint,
-        this.#kept(value, source),
-        started,
-      );
+      const entry = this.memory.refresh(key, value, expiresAt, expiresAt + grace, sizeHint, kept, started);
       if (token !== undefined) this.near?.verify(key, entry, token);
       return value;
     }
     // Only the primary knows (a category TTL, or a value not in Keyv's format): ask it, and keep
     // the copy unservable until it answers.
-    const entry = this.memory.set(key, value, undefined, undefined, sizeHint, this.#kept(value, source), started);
+    const entry = this.memory.set(key, value, undefined, undefined, sizeHint, kept, started);
     if (token !== undefined) this.near?.verify(key, entry, token);
     if (entry !== undefined) {
       fetchTtl().then(
@@ -175,28 +182,12 @@ export class MemoryCopies {
   }
 
   /**
-   * The memory form of what the primary returned for `key`. With `serialization: 'store'`, the
-   * copy held is reused when it was decoded from the same text: most reads of a cache return what
-   * the last read did, and parsing and freezing it again (then replacing a copy the collector had
-   * already promoted) was most of a read's CPU. The same text always decodes to the same value.
-   */
-  #decoded(key: string, raw: unknown, source: string | undefined): unknown {
-    const codec = this.#codec;
-    if (codec === undefined) return raw;
-    if (source !== undefined) {
-      const held = this.memory.peek(key);
-      if (held !== undefined && held.source === source) return held.value;
-    }
-    return codec.decode(raw);
-  }
-
-  /**
-   * The text to keep beside a decoded copy, for {@link #decoded} to reuse it: none when the copy is
+   * The text to keep beside a decoded copy, for {@link fromRead} to reuse it: none when the copy is
    * the text itself (it did not parse), or holds a Buffer (which callers could change: every read
    * that reaches the primary then gets its own).
    */
-  #kept(value: unknown, source: string | undefined): string | undefined {
-    if (source === undefined || value === source) return undefined;
+  #kept(value: unknown, source: unknown): string | undefined {
+    if (typeof source !== 'string' || value === source) return undefined;
     return this.#codec?.shareable(source) === true ? source : undefined;
   }
 
