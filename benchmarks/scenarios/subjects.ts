@@ -106,7 +106,11 @@ export const YIELD_EVERY_MS = 5;
  */
 export function yielding<A extends unknown[], R>(op: (...args: A) => R, everyMs = YIELD_EVERY_MS) {
   let last = performance.now();
+  let calls = 0;
   return (...args: A): R | Promise<R> => {
+    // The clock every 32nd call only: read on every call it cost the near-cache rows ~40 ns a hit
+    // that the memory-first rows they are compared with do not pay (32 hits take ~25 µs).
+    if ((++calls & 31) !== 0) return op(...args);
     const now = performance.now();
     if (now - last < everyMs) return op(...args);
     last = now;
