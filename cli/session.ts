@@ -1,12 +1,15 @@
 // Runs a command's body with a connected session (or one per cluster master), closing them whatever
 // happens, and writes reports.
 import { CLUSTER_SLOTS, type ClusterMaster, type ClusterTopology, discoverCluster, formatRanges } from './cluster.js';
+import { loadConfig } from './config.js';
 import { connect, type RedisSession } from './connect.js';
-import type { Budget } from './deadline.js';
+import { Budget } from './deadline.js';
 import { CliError } from './errors.js';
 import type { ConnectionFlags } from './flags.js';
 import { printableKey, printableText, safeJson } from './format.js';
-import { printableUrl } from './target.js';
+import type { Categorizer } from './keys.js';
+import { type Progress, silentProgress, streamProgress } from './progress.js';
+import { parseRedisUrl, printableUrl } from './target.js';
 
 /**
  * Writes a report to stdout: JSON with `--json` (see {@link safeJson}), the text rendering
@@ -134,4 +137,49 @@ export function masters(count: number): string {
 export function clusterLine(summary: ClusterSummary): string {
   const state = summary.state === null ? 'unknown (CLUSTER INFO denied)' : printableKey(summary.state, 64);
   return `Cluster: cluster_state ${state}, ${summary.slotsCovered} of ${CLUSTER_SLOTS} slots covered, ${masters(summary.masters)}.`;
+}
+
+/** The flags every scanning command (`stats`, `inspect`) has beside the connection's. */
+export interface ScanCommandFlags extends ConnectionFlags {
+  readonly config?: string;
+  readonly json?: boolean;
+}
+
+/** What a scanning command runs and how it writes the result, on one server and on a cluster. */
+export interface ScanCommand<O, S, C> {
+  readonly standalone: (session: RedisSession, options: O) => Promise<S>;
+  readonly cluster: (run: ClusterRun, options: O) => Promise<C>;
+  readonly render: (report: S) => string;
+  readonly renderCluster: (report: C) => string;
+}
+
+/**
+ * The body of `stats` and `inspect`: the URL checked before a `--config` module runs, the module
+ * loaded within `--max-time`, progress on stderr unless `--quiet` (cleared however the run ends, so
+ * that an error starts on a line of its own), one server or every master of a cluster, the report
+ * written.
+ * @param options the command's options, given the categorizer of `--config` and the progress line.
+ */
+export async function runScanCommand<O, S, C>(
+  flags: ScanCommandFlags,
+  options: (categorize: Categorizer | undefined, progress: Progress) => O,
+  command: ScanCommand<O, S, C>,
+): Promise<void> {
+  // A bad URL is reported before a config module is run.
+  parseRedisUrl(flags.url);
+  const budget = new Budget(flags.maxTime);
+  const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config, budget);
+  const progress = flags.quiet ? silentProgress : streamProgress(process.stderr);
+  const chosen = options(categorize, progress);
+  const write = await withDeployment<() => void>(flags, budget, {
+    standalone: async (session) => {
+      const report = await command.standalone(session, chosen);
+      return () => output(report, flags.json, command.render);
+    },
+    cluster: async (run) => {
+      const report = await command.cluster(run, chosen);
+      return () => output(report, flags.json, command.renderCluster);
+    },
+  }).finally(() => progress.done());
+  write();
 }

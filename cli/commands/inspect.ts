@@ -2,9 +2,7 @@
 // Replaces `redis-cli KEYS price:*` + `TTL key`: SCAN instead of KEYS, a limit, pipelined lookups.
 import { Command, Option } from 'commander';
 import { formatRanges, type SlotRange } from '../cluster.js';
-import { loadConfig } from '../config.js';
 import type { RedisSession } from '../connect.js';
-import { Budget } from '../deadline.js';
 import {
   addConnectionFlags,
   addScanFlags,
@@ -16,7 +14,7 @@ import {
 import { formatBytes, formatDuration, printableKey, renderTable } from '../format.js';
 import { type KeyDetail, readDetails, type SizeSource, sizeSourceOf } from '../key-details.js';
 import { applicationKey, type Categorizer, keyPrefix, scanPattern } from '../keys.js';
-import { type Progress, silentProgress, streamProgress } from '../progress.js';
+import type { Progress } from '../progress.js';
 import { scanKeys, scanNodes } from '../scan.js';
 import {
   type ClusterRun,
@@ -25,10 +23,8 @@ import {
   clusterSummary,
   everyMaster,
   masters,
-  output,
-  withDeployment,
+  runScanCommand,
 } from '../session.js';
-import { parseRedisUrl } from '../target.js';
 
 /** Flags of `inspect`. */
 export interface InspectFlags extends ConnectionFlags {
@@ -314,27 +310,19 @@ TieredStore's \`ttl\` option, e.g.:
   export default { categories: defineTtlCategories({ priceCrypto: '30s' }),
                    rules: [{ match: 'price:crypto:*', category: 'priceCrypto' }] };`,
     )
-    .action(async (flags: InspectFlags) => {
-      // A bad URL is reported before a config module is run.
-      parseRedisUrl(flags.url);
-      const budget = new Budget(flags.maxTime);
-      const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config, budget);
-      const progress = flags.quiet ? silentProgress : streamProgress(process.stderr);
-      const options: InspectOptions = {
-        namespace: flags.namespace,
-        match: flags.match,
-        limit: flags.limit,
-        maxScanCalls: flags.maxScanCalls,
-        categorize,
-        progress,
-      };
-      // Cleared however the run ends, so that an error starts on a line of its own on a terminal.
-      const report = await withDeployment<InspectReport | ClusterInspectReport>(flags, budget, {
-        standalone: (session) => inspect(session, options),
-        cluster: (run) => inspectCluster(run, options),
-      }).finally(() => progress.done());
-      if ('nodes' in report) output(report, flags.json, renderClusterInspect);
-      else output(report, flags.json, renderInspect);
-    });
+    .action((flags: InspectFlags) =>
+      runScanCommand(
+        flags,
+        (categorize, progress): InspectOptions => ({
+          namespace: flags.namespace,
+          match: flags.match,
+          limit: flags.limit,
+          maxScanCalls: flags.maxScanCalls,
+          categorize,
+          progress,
+        }),
+        { standalone: inspect, cluster: inspectCluster, render: renderInspect, renderCluster: renderClusterInspect },
+      ),
+    );
   return command;
 }

@@ -2,9 +2,7 @@
 // and the server's memory, from one bounded SCAN pass (over every master, on a cluster).
 import { Command, Option } from 'commander';
 import { formatRanges, type SlotRange } from '../cluster.js';
-import { loadConfig } from '../config.js';
 import type { RedisSession } from '../connect.js';
-import { Budget } from '../deadline.js';
 import { addConnectionFlags, addScanFlags, type ConnectionFlags, integerInRange, MAX_KEYS } from '../flags.js';
 import { formatBytes, formatDuration, printableKey, quantile, renderTable } from '../format.js';
 import { readInfo } from '../info.js';
@@ -18,7 +16,7 @@ import {
   NO_SEGMENT,
   scanPattern,
 } from '../keys.js';
-import { type Progress, silentProgress, streamProgress } from '../progress.js';
+import type { Progress } from '../progress.js';
 import { type NodeScanResult, scanKeys, scanNodes } from '../scan.js';
 import {
   type ClusterRun,
@@ -27,10 +25,8 @@ import {
   clusterSummary,
   everyMaster,
   masters,
-  output,
-  withDeployment,
+  runScanCommand,
 } from '../session.js';
-import { parseRedisUrl } from '../target.js';
 
 /** Flags of `stats`. */
 export interface StatsFlags extends ConnectionFlags {
@@ -446,26 +442,18 @@ Examples:
   $ keyv-failsafe stats --url redis://127.0.0.1:6379 --config ./ttl.config.mjs --json
   $ REDIS_URL=redis://:secret@10.0.0.5:6379 keyv-failsafe stats --namespace app --max-keys 20000`,
     )
-    .action(async (flags: StatsFlags) => {
-      // A bad URL is reported before a config module is run.
-      parseRedisUrl(flags.url);
-      const budget = new Budget(flags.maxTime);
-      const categorize = flags.config === undefined ? undefined : await loadConfig(flags.config, budget);
-      const progress = flags.quiet ? silentProgress : streamProgress(process.stderr);
-      const options: StatsOptions = {
-        namespace: flags.namespace,
-        maxKeys: flags.maxKeys,
-        maxScanCalls: flags.maxScanCalls,
-        categorize,
-        progress,
-      };
-      // Cleared however the run ends, so that an error starts on a line of its own on a terminal.
-      const report = await withDeployment<StatsReport | ClusterStatsReport>(flags, budget, {
-        standalone: (session) => stats(session, options),
-        cluster: (run) => statsCluster(run, options),
-      }).finally(() => progress.done());
-      if ('nodes' in report) output(report, flags.json, renderClusterStats);
-      else output(report, flags.json, renderStats);
-    });
+    .action((flags: StatsFlags) =>
+      runScanCommand(
+        flags,
+        (categorize, progress): StatsOptions => ({
+          namespace: flags.namespace,
+          maxKeys: flags.maxKeys,
+          maxScanCalls: flags.maxScanCalls,
+          categorize,
+          progress,
+        }),
+        { standalone: stats, cluster: statsCluster, render: renderStats, renderCluster: renderClusterStats },
+      ),
+    );
   return command;
 }
