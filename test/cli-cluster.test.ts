@@ -1,31 +1,21 @@
 // The operator CLI against a Redis Cluster: a real one (3 masters, 1 replica each, a password),
 // written through a real TieredStore under Keyv, and fake cluster nodes for what no real one does.
 // The CLI runs as a child process, bundled once, as in test/cli.test.ts.
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCluster } from '../harness/redis-cluster.js';
 import { sendCommands } from '../harness/resp.js';
 import { TieredStore } from '../src/index.js';
+import { bundleCli, type CliRun, spawnCli } from './helpers/cli-process.js';
+import { type FakeAnswer, type FakeRedis, fakeRedis, withFakes as withFakeServers } from './helpers/fake-redis.js';
 
-const root = new URL('..', import.meta.url).pathname;
 const PASSWORD = 'Clu5ter-s3cret-pw';
 const ITEMS = 600;
 /** Far below the runs' own bounds, with room for a loaded 2-core machine. */
 const PROMPT_MS = 10_000;
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  readonly ms: number;
-}
 
 let bundle: string;
 let dir: string;
@@ -35,23 +25,7 @@ let masterPorts: number[];
 let replicaPort: number;
 
 /** `keyv-failsafe ...args`, without any REDIS_URL around; killed (code null) if it hangs. */
-async function cli(...args: string[]): Promise<CliRun> {
-  const { REDIS_URL: _ignored, ...env } = process.env;
-  const started = Date.now();
-  const child = spawn(process.execPath, [bundle, ...args], { cwd: root, env });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(killer);
-  return { code, stdout, stderr, ms: Date.now() - started };
-}
+const cli = (...args: string[]): Promise<CliRun> => spawnCli(bundle, args);
 
 const url = (port: number) => `redis://:${PASSWORD}@127.0.0.1:${port}`;
 const shown = (port: number) => `redis://***@127.0.0.1:${port}`;
@@ -72,18 +46,7 @@ function expectOneLineError(run: CliRun, code: number, pattern: RegExp): void {
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'keyv-failsafe-cli-cluster-'));
   bundle = join(dir, 'cli.mjs');
-  const bundling = build({
-    entryPoints: [join(root, 'cli/index.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: bundle,
-    logLevel: 'warning',
-    banner: {
-      js: "import { createRequire as bannerRequire } from 'node:module'; const require = bannerRequire(import.meta.url);",
-    },
-  });
+  const bundling = bundleCli(bundle);
   // A node timeout far longer than this file: a master killed below stays announced (no failover),
   // so that what the CLI says about it does not depend on how fast a replica takes over.
   cluster = await RedisCluster.start({ password: PASSWORD, nodeTimeoutMs: 60_000 });
@@ -292,7 +255,7 @@ describe('a master killed (one this file started)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Fake cluster nodes (node:net), for what a real cluster does not do: announce nonsense, vanish
+// FakeRedis cluster nodes (node:net), for what a real cluster does not do: announce nonsense, vanish
 // mid-run, hang. Each answers the handshake (AUTH, CLIENT ...) with +OK.
 // ---------------------------------------------------------------------------------------------
 
@@ -306,65 +269,12 @@ function resp(value: Resp): string {
   return `*${value.length}\r\n${value.map(resp).join('')}`;
 }
 
-/** What a fake answers to one command: bytes, nothing, or its own doing with the socket. */
-type Answer = string | undefined | ((socket: Socket) => void);
-
-interface Fake {
-  readonly port: number;
-  close(): void;
-}
-
-/** The commands in `buffer` (RESP arrays of bulk strings, as node-redis sends), and the rest. */
-function parseCommands(buffer: Buffer): { commands: string[][]; rest: Buffer } {
-  const commands: string[][] = [];
-  let at = 0;
-  for (;;) {
-    const header = buffer.indexOf('\r\n', at);
-    if (header < 0) break;
-    const count = Number(buffer.subarray(at + 1, header).toString());
-    const args: string[] = [];
-    let next = header + 2;
-    for (let i = 0; i < count; i++) {
-      const lengthEnd = buffer.indexOf('\r\n', next);
-      if (lengthEnd < 0) return { commands, rest: buffer.subarray(at) };
-      const length = Number(buffer.subarray(next + 1, lengthEnd).toString());
-      if (lengthEnd + 4 + length > buffer.length) return { commands, rest: buffer.subarray(at) };
-      args.push(buffer.subarray(lengthEnd + 2, lengthEnd + 2 + length).toString());
-      next = lengthEnd + 4 + length;
-    }
-    commands.push(args);
-    at = next;
-  }
-  return { commands, rest: buffer.subarray(at) };
-}
-
-async function fake(answer: (args: string[]) => Answer): Promise<Fake> {
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    let pending: Buffer = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      const parsed = parseCommands(Buffer.concat([pending, data]));
-      pending = parsed.rest;
-      for (const args of parsed.commands) {
-        const name = args[0]?.toUpperCase();
-        const reply = name === 'CLIENT' || name === 'AUTH' ? '+OK\r\n' : answer(args);
-        if (typeof reply === 'function') reply(socket);
-        else if (reply !== undefined && !socket.destroyed) socket.write(reply);
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as { port: number }).port,
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
+/** A cluster node's handshake: the CLI authenticates (the URL has a password) and names its connection. */
+const HANDSHAKE = ['CLIENT', 'AUTH'];
+const fakeNode = (answer: (args: string[]) => FakeAnswer): Promise<FakeRedis> => fakeRedis(answer, HANDSHAKE);
+/** Runs `fn` with fake cluster nodes, closing them whatever happens. */
+const withFakes = <T>(answers: Array<(args: string[]) => FakeAnswer>, fn: (fakes: FakeRedis[]) => Promise<T>) =>
+  withFakeServers(answers, fn, HANDSHAKE);
 
 const ID_A = 'a'.repeat(40);
 const ID_B = 'b'.repeat(40);
@@ -373,8 +283,8 @@ const ID_B = 'b'.repeat(40);
  * A cluster node announcing `slots` (the CLUSTER SLOTS reply), healthy otherwise: one key per
  * SCAN, a TTL, a size; `overrides` replaces the answer to a command by name.
  */
-function clusterNode(slots: Resp, overrides: Record<string, Answer> = {}) {
-  return (args: string[]): Answer => {
+function clusterNode(slots: Resp, overrides: Record<string, FakeAnswer> = {}) {
+  return (args: string[]): FakeAnswer => {
     const name = args[0]?.toUpperCase() ?? '';
     const sub = args[1]?.toUpperCase();
     const key = sub === undefined || name === 'SCAN' ? name : `${name} ${sub}`;
@@ -401,16 +311,6 @@ function clusterNode(slots: Resp, overrides: Record<string, Answer> = {}) {
     if (name === 'INFO') return resp('# Server\r\nredis_version:7.0.0\r\nrole:master\r\nconnected_slaves:0\r\n');
     return '+OK\r\n';
   };
-}
-
-/** Runs `fn` with fakes, closing them whatever happens. */
-async function withFakes<T>(answers: Array<(args: string[]) => Answer>, fn: (fakes: Fake[]) => Promise<T>) {
-  const fakes = await Promise.all(answers.map(fake));
-  try {
-    return await fn(fakes);
-  } finally {
-    for (const f of fakes) f.close();
-  }
 }
 
 /** Every per-wait timeout at 30 s: only the replies can end these runs early. */
@@ -497,14 +397,14 @@ describe.concurrent('hostile or broken cluster nodes: a clear one-line error, ne
     const closing = clusterNode([], { SCAN: (socket) => socket.destroy() });
     const silent = clusterNode([], { SCAN: undefined });
     await withFakes([clusterNode([]), closing, silent], async ([first, gone, hung]) => {
-      const slots = (other: Fake): Resp => [
+      const slots = (other: FakeRedis): Resp => [
         [0, 8_191, ['', first?.port ?? 0, ID_A]],
         [8_192, 16_383, ['127.0.0.1', other.port, ID_B]],
       ];
       // The node given for each run: it announces those two, and is neither of them.
       const [toGone, toHung] = await Promise.all([
-        fake(clusterNode(slots(gone as Fake))),
-        fake(clusterNode(slots(hung as Fake))),
+        fakeNode(clusterNode(slots(gone as FakeRedis))),
+        fakeNode(clusterNode(slots(hung as FakeRedis))),
       ]);
       try {
         const [scan, hang, ping] = await Promise.all([

@@ -1,34 +1,20 @@
 // The operator CLI, run as a child process (as an operator runs it) against real redis-server
 // processes this file starts. Keys are written by a real TieredStore under Keyv.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClient } from '@keyv/redis';
-import { build } from 'esbuild';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TieredStore, type TtlCategoryOptions } from '../src/index.js';
+import { bundleCli, type CliRun, spawnCli } from './helpers/cli-process.js';
+import { type FakeAnswer, fakeRedis, withFakes } from './helpers/fake-redis.js';
 import { RedisServer } from './helpers/redis-server.js';
 
-const root = new URL('..', import.meta.url).pathname;
-
-interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-  /** Wall-clock time from spawn to exit. */
-  readonly ms: number;
-}
-
-/**
- * The CLI bundled from the sources once per run, with esbuild as `scripts/build.mjs` does, but
- * self-contained in the temp dir: no `npm run build` needed, and each of the ~25 runs below starts
- * in about 0.2 s instead of about 1 s through tsx, which on 2 cores is most of this file's runtime.
- */
+/** The CLI bundled from the sources once for this file (see {@link bundleCli}). */
 let bundle: string;
 
 /** Runs `keyv-failsafe ...args` from the sources, without any REDIS_URL around. */
@@ -58,30 +44,7 @@ async function throttled<T>(fn: () => Promise<T>): Promise<T> {
 
 /** As {@link cli}, with `extraEnv` added to the environment. */
 function cliWithEnv(extraEnv: Record<string, string>, ...args: string[]): Promise<CliRun> {
-  return throttled(() => spawnCli(extraEnv, args));
-}
-
-async function spawnCli(extraEnv: Record<string, string>, args: readonly string[]): Promise<CliRun> {
-  const { REDIS_URL: _ignored, ...inherited } = process.env;
-  const env = { ...inherited, ...extraEnv };
-  const started = Date.now();
-  const child = spawn(process.execPath, [bundle, ...args], { cwd: root, env });
-  let stdout = '';
-  let stderr = '';
-  // Decoded as a stream, so that a character split across two chunks is not mistaken for U+FFFD.
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  // A CLI that hangs is killed, and its exit code (null) fails the test that ran it.
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  const [code] = (await once(child, 'close')) as [number | null];
-  clearTimeout(killer);
-  return { code, stdout, stderr, ms: Date.now() - started };
+  return throttled(() => spawnCli(bundle, args, extraEnv));
 }
 
 // Written to a temp file and imported both by the application below and by the CLI's --config.
@@ -112,19 +75,7 @@ beforeAll(async () => {
   configFile = join(dir, 'ttl.config.mjs');
   await writeFile(configFile, configSource);
   bundle = join(dir, 'cli.mjs');
-  await build({
-    entryPoints: [join(root, 'cli/index.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outfile: bundle,
-    logLevel: 'warning',
-    // Bundled CommonJS dependencies (commander) call require(); ESM output has none of its own.
-    banner: {
-      js: "import { createRequire as bannerRequire } from 'node:module'; const require = bannerRequire(import.meta.url);",
-    },
-  });
+  await bundleCli(bundle);
   [server, secured] = await Promise.all([RedisServer.start(), RedisServer.start(['--requirepass', PASSWORD])]);
   admin = createClient({ url: server.url });
   await admin.connect();
@@ -430,90 +381,12 @@ describe.concurrent('keyv-failsafe errors: clear message, exit code, no password
 });
 
 // ---------------------------------------------------------------------------------------------
-// Hostile and broken servers: fake ones, written here with node:net, since no real Redis misbehaves
+// Hostile and broken servers: fake ones (test/helpers/fake-redis.ts), since no real Redis misbehaves
 // like this. Each answers commands through `answer`; the handshake (CLIENT ...) gets +OK.
 // ---------------------------------------------------------------------------------------------
 
-/** What a fake server does with one command: bytes to send, nothing (silence), or its own doing. */
-type FakeAnswer = string | Buffer | undefined | ((socket: Socket) => void);
-
-interface FakeRedis {
-  readonly url: string;
-  readonly port: number;
-  /** Every command received, as text. */
-  readonly commands: string[][];
-  close(): void;
-}
-
-/** The commands in `buffer` (RESP arrays of bulk strings, as node-redis sends), and the unparsed rest. */
-function parseCommands(buffer: Buffer): { commands: string[][]; rest: Buffer } {
-  const commands: string[][] = [];
-  let at = 0;
-  for (;;) {
-    const header = buffer.indexOf('\r\n', at);
-    if (header < 0) break;
-    const count = Number(buffer.subarray(at + 1, header).toString());
-    const args: string[] = [];
-    let next = header + 2;
-    for (let i = 0; i < count; i++) {
-      const lengthEnd = buffer.indexOf('\r\n', next);
-      if (lengthEnd < 0) return { commands, rest: buffer.subarray(at) };
-      const length = Number(buffer.subarray(next + 1, lengthEnd).toString());
-      if (lengthEnd + 4 + length > buffer.length) return { commands, rest: buffer.subarray(at) };
-      args.push(buffer.subarray(lengthEnd + 2, lengthEnd + 2 + length).toString());
-      next = lengthEnd + 4 + length;
-    }
-    commands.push(args);
-    at = next;
-  }
-  return { commands, rest: buffer.subarray(at) };
-}
-
 /** A RESP bulk string. */
 const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
-
-/** Starts a fake server on a free port. */
-async function fakeRedis(answer: (args: string[]) => FakeAnswer): Promise<FakeRedis> {
-  const commands: string[][] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => {});
-    let pending: Buffer = Buffer.alloc(0);
-    socket.on('data', (data: Buffer) => {
-      const parsed = parseCommands(Buffer.concat([pending, data]));
-      pending = parsed.rest;
-      for (const args of parsed.commands) {
-        commands.push(args);
-        const reply = args[0]?.toUpperCase() === 'CLIENT' ? '+OK\r\n' : answer(args);
-        if (typeof reply === 'function') reply(socket);
-        else if (reply !== undefined && !socket.destroyed) socket.write(reply);
-      }
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    commands,
-    close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-    },
-  };
-}
-
-/** Runs `fn` with fake servers, closing them whatever happens. */
-async function withFakes<T>(answers: Array<(args: string[]) => FakeAnswer>, fn: (fakes: FakeRedis[]) => Promise<T>) {
-  const fakes = await Promise.all(answers.map(fakeRedis));
-  try {
-    return await fn(fakes);
-  } finally {
-    for (const fake of fakes) fake.close();
-  }
-}
 
 /** A failed run as an operator must see it: exit `code`, one line on stderr, no stack, nothing on stdout. */
 function expectOneLineError(run: CliRun, code: number, pattern: RegExp): void {

@@ -24,6 +24,7 @@ import { realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CircuitState, TieredStoreEvents, TieredStoreOptions, TieredStoreStats } from '../../src/index.js';
+import { STORE_EVENTS } from './store-events.js';
 
 /** Milliseconds on a clock shared by every process of the machine (epoch-based, sub-ms). */
 export function now(): number {
@@ -115,18 +116,6 @@ type FromChild =
   | { type: 'result'; id: number; ok: false; error: RemoteError; startedAt: number; endedAt: number }
   | { type: 'event'; name: StoreEventName; payload: unknown; at: number }
   | { type: 'stopped' };
-
-const EVENTS: Array<keyof TieredStoreEvents> = [
-  'primary:failure',
-  'fallback:serve',
-  'primary:connection',
-  'primary:restart',
-  'circuit:state',
-  'reconcile:done',
-  'warm:progress',
-  'near-cache:state',
-  'restart:recovered',
-];
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = resolve(dirname(SELF), '..', '..');
@@ -404,7 +393,7 @@ async function runChild(): Promise<void> {
       // Imported only by the children that use it: a Keyv 5 child never loads Keyv 6, and vice versa.
       const Keyv = major === 6 ? (await import('keyv6')).default : (await import('keyv')).default;
       store = new TieredStore(options.store as TieredStoreOptions);
-      for (const name of EVENTS) {
+      for (const name of STORE_EVENTS) {
         store.on(name, (payload: unknown) => {
           const at = now();
           void toPlain(payload).then((plain) => send({ type: 'event', name, payload: plain, at }));
